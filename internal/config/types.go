@@ -1,0 +1,122 @@
+// Package config owns NNCP's Hjson configuration: parsing it into typed,
+// validated structures, and writing new ones (cfgnew, cfgmin). It has no
+// side effects: it never creates directories or touches the spool.
+package config
+
+import (
+	"os"
+
+	"ferry/internal/node"
+)
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	// Path is the file the config was loaded from ("" if from memory).
+	Path string
+
+	Spool      string       // absolute path of the spool directory
+	Log        string       // absolute path of the log file, or "FD:N"
+	Umask      *os.FileMode // nil when not set
+	NoProgress bool
+	NoHdr      bool
+
+	Self  *node.Private         // nil for a cfgmin-style config without private keys
+	Neigh map[string]*Neighbour // by name; always has "self" when Self != nil
+	// ByID indexes Neigh by node id.
+	ByID map[node.ID]*Neighbour
+
+	Notify *Notify
+	Areas  map[string]*Area
+
+	// MCDListen, MCDSend, YggdrasilAliases are kept so that configs that use
+	// them load; ferry does not act on them yet.
+	MCDListen        []string
+	MCDSend          map[string]int
+	YggdrasilAliases map[string]string
+
+	// Mail holds ferry's own mail settings (a top-level "mail" section that
+	// nncp-* ignore). Nil when absent.
+	Mail *Mail
+}
+
+// Neighbour is one entry of the neigh section.
+type Neighbour struct {
+	Name string
+	node.Public
+
+	Exec     map[string][]string // handle -> argv
+	Incoming string              // "" forbids file uploads
+	Freq     *Freq               // nil forbids file requests
+	Via      []node.ID           // relays, first hop first
+	Addrs    map[string]string   // name -> "host:port" or "|command"
+	RxRate   int
+	TxRate   int
+	// OnlineDeadline and MaxOnlineTime are in seconds; OnlineDeadline
+	// defaults to 10.
+	OnlineDeadline int
+	MaxOnlineTime  int
+	Calls          []Call
+}
+
+// Freq is a neighbour's freq section.
+type Freq struct {
+	Path    string
+	Chunked int64 // KiB; 0: not chunked
+	MinSize int64 // KiB; 0: no padding
+}
+
+// Call is one entry of a neighbour's calls list. Fields are kept as written;
+// ferry validates the cron expression only when it calls.
+type Call struct {
+	Cron           string
+	Nice           uint8 // 0 when unset
+	Xx             string
+	RxRate         int
+	TxRate         int
+	Addr           string
+	OnlineDeadline int
+	MaxOnlineTime  int
+	WhenTxExists   bool
+	NoCK           bool
+	MCDIgnore      bool
+	AutoToss       bool
+	AutoTossDoSeen bool
+	AutoTossNoFile bool
+	AutoTossNoFreq bool
+	AutoTossNoExec bool
+	AutoTossNoTrns bool
+	AutoTossNoArea bool
+	AutoTossNoACK  bool
+}
+
+// Notify is the notify section: who gets mail when packets are tossed.
+type Notify struct {
+	File *FromTo
+	Freq *FromTo
+	Exec map[string]*FromTo // "NODE.HANDLE" or "*.HANDLE"
+}
+
+// FromTo is one notification's addresses.
+type FromTo struct {
+	From string
+	To   string
+}
+
+// Area is one multicast area; ferry loads them but does not process area
+// packets yet.
+type Area struct {
+	Name         string
+	ID           node.ID
+	Pub          *[32]byte
+	Prv          *[32]byte
+	Subs         []string
+	Exec         map[string][]string
+	Incoming     string
+	AllowUnknown bool
+}
+
+// Mail is ferry's mail section. It is filled in by the mail issue; the
+// loader only needs to keep it so that its presence does not fail loading.
+type Mail struct {
+	Raw map[string]any
+}

@@ -1,0 +1,107 @@
+// Package node owns node identities: ids, key pairs, their Base32 text form,
+// and niceness levels with NNCP's names (F, P, N, B, MAX and deltas).
+package node
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/curve25519"
+)
+
+// B32 is the encoding of every id and key in configs, spool names and logs:
+// RFC 4648 Base32, upper case, no padding.
+var B32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// IDSize is the length of a node id in bytes.
+const IDSize = 32
+
+// ID identifies a node: BLAKE2b-256 of its ed25519 signing public key.
+type ID [IDSize]byte
+
+// String is the Base32 form used in configs, spool paths and logs.
+func (id ID) String() string { return B32.EncodeToString(id[:]) }
+
+// IsZero reports whether id is all zeros (unset).
+func (id ID) IsZero() bool { return id == ID{} }
+
+// ErrBadID is returned for text that is not a Base32 node id.
+var ErrBadID = errors.New("not a node id (52 Base32 characters)")
+
+// ParseID decodes the Base32 text form of a node id.
+func ParseID(s string) (ID, error) {
+	var id ID
+	b, err := B32.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != IDSize {
+		return id, fmt.Errorf("%q: %w", s, ErrBadID)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// IDFromSignPub derives a node id from its signing public key.
+func IDFromSignPub(pub ed25519.PublicKey) ID {
+	return ID(blake2b.Sum256(pub))
+}
+
+// DecodeKey decodes a Base32 key of exactly n bytes.
+func DecodeKey(s string, n int) ([]byte, error) {
+	b, err := B32.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("not Base32: %w", err)
+	}
+	if len(b) != n {
+		return nil, fmt.Errorf("decodes to %d bytes, want %d", len(b), n)
+	}
+	return b, nil
+}
+
+// Public is what a neighbour publishes: the keys others need to send to it.
+type Public struct {
+	ID       ID
+	ExchPub  [32]byte          // X25519, for encrypted packets
+	SignPub  ed25519.PublicKey // verifies the packets it sends
+	NoisePub *[32]byte         // X25519 for the sync protocol; nil if it cannot be called
+}
+
+// Private is our own node: the public half plus the secret keys.
+type Private struct {
+	Public
+	ExchPrv  [32]byte
+	SignPrv  ed25519.PrivateKey
+	NoisePrv [32]byte
+}
+
+// Generate makes a fresh node with random keys.
+func Generate() (*Private, error) {
+	var p Private
+	spub, sprv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	p.SignPub, p.SignPrv = spub, sprv
+	p.ID = IDFromSignPub(spub)
+	if _, err := rand.Read(p.ExchPrv[:]); err != nil {
+		return nil, err
+	}
+	epub, err := curve25519.X25519(p.ExchPrv[:], curve25519.Basepoint)
+	if err != nil {
+		return nil, err
+	}
+	copy(p.ExchPub[:], epub)
+	if _, err := rand.Read(p.NoisePrv[:]); err != nil {
+		return nil, err
+	}
+	npub, err := curve25519.X25519(p.NoisePrv[:], curve25519.Basepoint)
+	if err != nil {
+		return nil, err
+	}
+	p.NoisePub = new([32]byte)
+	copy(p.NoisePub[:], npub)
+	return &p, nil
+}
