@@ -1,0 +1,161 @@
+// Package cli owns ferry's command line: dispatch on the program name
+// (nncp-NAME, sendmail, rmail) or the first argument, NNCP's flags and
+// environment variables, and everything printed to the terminal. Each
+// command parses its flags and calls into the packages that do the work.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// Version is ferry's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// NNCPVersion is the NNCP release ferry is compatible with.
+const NNCPVersion = "8.8.2"
+
+// Env is what a command sees of the world; tests run commands in-process
+// with their own Env.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Extra file descriptors (nncp-ack writes to fd 4), by number.
+	ExtraFiles map[int]*os.File
+	// IsTerminal reports whether stderr is a terminal (progress bars).
+	IsTerminal bool
+}
+
+// OSEnv is the process's real environment.
+func OSEnv() *Env {
+	return &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: isTerminal(os.Stderr)}
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(c *ctx, args []string) error
+	// nncp marks commands that also answer to nncp-NAME.
+	nncp bool
+}
+
+var commands = map[string]*command{}
+
+func register(name string, c *command) { commands[name] = c }
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode makes an error that exits with code; a nil err prints nothing.
+func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// errUsage marks a command-line mistake (exit 2, like Go's flag package).
+var errUsage = errors.New("usage")
+
+// usageErr formats a command-line mistake.
+func usageErr(format string, a ...any) error {
+	return exitCode(2, fmt.Errorf(format+"%w", append(a, errSilentUsage)...))
+}
+
+var errSilentUsage = errors.New("")
+
+// Main runs the command named by argv[0] or argv[1] and returns the exit
+// status.
+func Main(e *Env, argv []string) int {
+	prog := filepath.Base(argv[0])
+	args := argv[1:]
+	name := ""
+	switch {
+	case strings.HasPrefix(prog, "nncp-"):
+		name = strings.TrimPrefix(prog, "nncp-")
+		if c, ok := commands[name]; !ok || !c.nncp {
+			fmt.Fprintf(e.Stderr, "%s: ferry has no such command %q\n", prog, name)
+			return 1
+		}
+	case prog == "sendmail" || prog == "rmail" || prog == "mailq" || prog == "newaliases":
+		name = prog
+	default:
+		prog = "ferry"
+		if len(args) == 0 {
+			usage(e.Stderr)
+			return 2
+		}
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			usage(e.Stdout)
+			return 0
+		case "-version", "--version", "version":
+			fmt.Fprintln(e.Stdout, versionLine())
+			return 0
+		}
+		name, args = args[0], args[1:]
+		prog = "ferry " + name
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "ferry: unknown command %q\nferry: hint: run \"ferry help\" for the list\n", name)
+		return 2
+	}
+	x := &ctx{Env: e, prog: prog, name: name}
+	defer x.close()
+	err := c.run(x, args)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	msg := err.Error()
+	if msg != "" {
+		fmt.Fprintf(e.Stderr, "%s: %s\n", prog, msg)
+	}
+	for _, h := range hints(err) {
+		fmt.Fprintf(e.Stderr, "%s: hint: %s\n", prog, h)
+	}
+	return code
+}
+
+func versionLine() string {
+	return fmt.Sprintf("ferry %s (NNCP %s compatible) built with %s", Version, NNCPVersion, runtime.Version())
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "%s\n\nUsage: ferry COMMAND [options] [args]\n\nCommands:\n", versionLine())
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nEvery command also answers to nncp-COMMAND (a symlink to ferry): see \"ferry install-links\".\nRun \"ferry COMMAND -h\" for a command's options.\n")
+}

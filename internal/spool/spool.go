@@ -1,0 +1,304 @@
+// Package spool owns the spool directory: per-node rx/ and tx/ queues of
+// encrypted packets named by their MTH, their hdr/ and seen/ companions,
+// .part and .nock files, lock files and tmp/. Every packet enters a queue
+// the same way: written to tmp/, fsynced, renamed into place, directory
+// fsynced. It never decrypts anything.
+//
+// Layout, as NNCP 8.8.2 makes it:
+//
+//	SPOOL/tmp/                    temporary files, same filesystem
+//	SPOOL/NAME -> SPOOL/NODEID    a symlink per neighbour name
+//	SPOOL/NODEID/{rx,tx}/PKT      encrypted packets
+//	SPOOL/NODEID/{rx,tx}/hdr/PKT  the packet's 172-byte header (unless nohdr)
+//	SPOOL/NODEID/rx/seen/PKT      empty: PKT was tossed (toss -seen)
+//	SPOOL/NODEID/{rx,tx}/PKT.part partly received (online protocol)
+//	SPOOL/NODEID/{rx,tx}/PKT.nock received, checksum not verified yet
+//	SPOOL/NODEID/{toss,rx,tx}.lock
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"ferry/internal/node"
+	"ferry/internal/wire"
+)
+
+// XX names a queue direction.
+type XX string
+
+// The two queues.
+const (
+	RX XX = "rx"
+	TX XX = "tx"
+)
+
+// Suffixes of files that are not (yet) whole packets.
+const (
+	PartSuffix = ".part"
+	NoCKSuffix = ".nock"
+)
+
+// Errors of the spool.
+var (
+	ErrLocked   = errors.New("locked by another process")
+	ErrChecksum = errors.New("checksum mismatch: the file's MTH is not its name")
+	ErrNotPkt   = errors.New("not a packet name")
+)
+
+// Options tune the spool's behaviour.
+type Options struct {
+	// NoSync skips every fsync ($NNCPNOSYNC=1): faster, unsafe on crash.
+	NoSync bool
+	// NoHdr disables hdr/ files (config nohdr).
+	NoHdr bool
+}
+
+// Spool is an open spool directory.
+type Spool struct {
+	Dir string
+	Options
+}
+
+// Open checks that dir exists (creating it and tmp/ if needed) and
+// returns the spool.
+func Open(dir string, o Options) (*Spool, error) {
+	if dir == "" {
+		return nil, errors.New("spool: no directory configured")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "tmp"), 0o777); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return &Spool{Dir: abs, Options: o}, nil
+}
+
+// NodeDir is SPOOL/NODEID.
+func (s *Spool) NodeDir(id node.ID) string { return filepath.Join(s.Dir, id.String()) }
+
+// QueueDir is SPOOL/NODEID/XX.
+func (s *Spool) QueueDir(id node.ID, xx XX) string { return filepath.Join(s.NodeDir(id), string(xx)) }
+
+// PktPath is the path of packet name in a queue.
+func (s *Spool) PktPath(id node.ID, xx XX, name string) string {
+	return filepath.Join(s.QueueDir(id, xx), name)
+}
+
+// TmpDir is SPOOL/tmp.
+func (s *Spool) TmpDir() string { return filepath.Join(s.Dir, "tmp") }
+
+// ValidName reports whether name is a packet name: unpadded Base32 of 32
+// bytes.
+func ValidName(name string) bool {
+	if len(name) != 52 {
+		return false
+	}
+	b, err := node.B32.DecodeString(name)
+	return err == nil && len(b) == 32
+}
+
+// Sync fsyncs f unless NoSync is set.
+func (s *Spool) Sync(f *os.File) error {
+	if s.NoSync {
+		return nil
+	}
+	return f.Sync()
+}
+
+// SyncDir fsyncs a directory so that a rename in it is durable.
+func (s *Spool) SyncDir(dir string) error {
+	if s.NoSync {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// LinkName creates the SPOOL/NAME -> SPOOL/NODEID symlink that NNCP makes
+// the first time a packet is queued for a neighbour. Errors are ignored:
+// the link is a convenience for humans.
+func (s *Spool) LinkName(name string, id node.ID) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "tmp" || name == "." || name == ".." {
+		return
+	}
+	p := filepath.Join(s.Dir, name)
+	if _, err := os.Lstat(p); err == nil {
+		return
+	}
+	os.Symlink(s.NodeDir(id), p)
+}
+
+// Lock takes SPOOL/NODEID/WHAT.lock (what: "toss", "rx", "tx") without
+// waiting. The returned function releases it.
+func (s *Spool) Lock(id node.ID, what string) (func(), error) {
+	dir := s.NodeDir(id)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, what+".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", p, ErrLocked)
+		}
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// Job is a whole packet waiting in a queue.
+type Job struct {
+	Node   node.ID
+	XX     XX
+	Name   string
+	Path   string
+	Size   int64
+	Header wire.EncHeader
+}
+
+// Jobs lists the whole packets in a queue (not .part, .nock, hdr/ or
+// seen/), with their headers, sorted by niceness then name. A file whose
+// header cannot be read is skipped and reported in bad.
+func (s *Spool) Jobs(id node.ID, xx XX) (jobs []Job, bad []error, err error) {
+	dir := s.QueueDir(id, xx)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !ValidName(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		j := Job{Node: id, XX: xx, Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: fi.Size()}
+		h, err := s.header(id, xx, e.Name())
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s: %w", j.Path, err))
+			continue
+		}
+		j.Header = h
+		jobs = append(jobs, j)
+	}
+	slices.SortFunc(jobs, func(a, b Job) int {
+		if a.Header.Nice != b.Header.Nice {
+			return int(a.Header.Nice) - int(b.Header.Nice)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return jobs, bad, nil
+}
+
+// header reads a packet's header from hdr/ if there, else from the packet
+// (writing hdr/ unless NoHdr).
+func (s *Spool) header(id node.ID, xx XX, name string) (wire.EncHeader, error) {
+	hp := filepath.Join(s.QueueDir(id, xx), "hdr", name)
+	if !s.NoHdr {
+		if b, err := os.ReadFile(hp); err == nil {
+			if h, err := wire.ParseEncHeader(b); err == nil {
+				return h, nil
+			}
+		}
+	}
+	f, err := os.Open(s.PktPath(id, xx, name))
+	if err != nil {
+		return wire.EncHeader{}, err
+	}
+	defer f.Close()
+	var b [wire.EncHeaderSize]byte
+	n, err := io.ReadFull(f, b[:])
+	if err != nil && n < 8 {
+		return wire.EncHeader{}, fmt.Errorf("reading header: %w", err)
+	}
+	h, err := wire.ParseEncHeader(b[:n])
+	if err != nil {
+		return h, err
+	}
+	if !s.NoHdr {
+		s.writeHdr(id, xx, name, b[:])
+	}
+	return h, nil
+}
+
+// writeHdr stores hdr/NAME; failures are not fatal (it is a cache).
+func (s *Spool) writeHdr(id node.ID, xx XX, name string, b []byte) {
+	dir := filepath.Join(s.QueueDir(id, xx), "hdr")
+	if os.MkdirAll(dir, 0o777) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(dir, ".hdr-*")
+	if err != nil {
+		return
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || os.Rename(tmp.Name(), filepath.Join(dir, name)) != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// Remove deletes a packet and its hdr/ file.
+func (s *Spool) Remove(id node.ID, xx XX, name string) error {
+	os.Remove(filepath.Join(s.QueueDir(id, xx), "hdr", name))
+	err := os.Remove(s.PktPath(id, xx, name))
+	if err == nil {
+		s.SyncDir(s.QueueDir(id, xx))
+	}
+	return err
+}
+
+func (s *Spool) seenPath(id node.ID, name string) string {
+	return filepath.Join(s.QueueDir(id, RX), "seen", name)
+}
+
+// IsSeen reports whether packet name from node id was tossed before with
+// -seen.
+func (s *Spool) IsSeen(id node.ID, name string) bool {
+	_, err := os.Stat(s.seenPath(id, name))
+	return err == nil
+}
+
+// MarkSeen creates rx/seen/NAME.
+func (s *Spool) MarkSeen(id node.ID, name string) error {
+	p := s.seenPath(id, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
+	if err != nil {
+		return err
+	}
+	s.Sync(f)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return s.SyncDir(filepath.Dir(p))
+}

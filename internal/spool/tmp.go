@@ -1,0 +1,192 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"ferry/internal/mth"
+	"ferry/internal/node"
+	"ferry/internal/wire"
+)
+
+// Tmp is a packet being written in SPOOL/tmp. Its MTH is computed on the
+// fly (in a second goroutine, so hashing and writing overlap). Commit puts
+// it in a queue under its MTH name; Abort removes it.
+type Tmp struct {
+	s    *Spool
+	f    *os.File
+	h    *asyncHasher
+	hdr  []byte // the first bytes, for hdr/
+	n    int64
+	err  error
+	done bool
+}
+
+// NewTmp creates a temporary file in SPOOL/tmp.
+func (s *Spool) NewTmp() (*Tmp, error) {
+	f, err := os.CreateTemp(s.TmpDir(), "pkt-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool tmp: %w", err)
+	}
+	return &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize)}, nil
+}
+
+// Name is the temporary file's path.
+func (t *Tmp) Name() string { return t.f.Name() }
+
+// Len is the number of bytes written.
+func (t *Tmp) Len() int64 { return t.n }
+
+// Write appends p to the file and the hash.
+func (t *Tmp) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	if len(t.hdr) < wire.EncHeaderSize {
+		k := min(wire.EncHeaderSize-len(t.hdr), len(p))
+		t.hdr = append(t.hdr, p[:k]...)
+	}
+	n, err := t.f.Write(p)
+	t.n += int64(n)
+	t.h.Write(p[:n])
+	if err != nil {
+		t.err = fmt.Errorf("writing %s: %w", t.f.Name(), err)
+		return n, t.err
+	}
+	return n, nil
+}
+
+// Sum finishes hashing and returns the packet's name (Base32 MTH).
+func (t *Tmp) sum() string {
+	r := t.h.Root()
+	return node.B32.EncodeToString(r[:])
+}
+
+// Commit fsyncs the file and renames it to SPOOL/NODEID/XX/NAME, NAME
+// being its MTH. If want is not empty, the MTH must equal it
+// (ErrChecksum otherwise, and the file is removed). A packet already
+// there under that name is the same packet: the copy is dropped.
+func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
+	if t.done {
+		return "", errors.New("spool: tmp already committed or aborted")
+	}
+	t.done = true
+	name = t.sum()
+	defer func() {
+		if err != nil {
+			t.f.Close()
+			os.Remove(t.f.Name())
+		}
+	}()
+	if t.err != nil {
+		return "", t.err
+	}
+	if want != "" && name != want {
+		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
+	}
+	if err := t.s.Sync(t.f); err != nil {
+		return "", fmt.Errorf("fsync %s: %w", t.f.Name(), err)
+	}
+	if err := t.f.Close(); err != nil {
+		return "", err
+	}
+	dir := t.s.QueueDir(id, xx)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, name)
+	if _, err := os.Stat(dst); err == nil {
+		os.Remove(t.f.Name())
+		return name, nil
+	}
+	if err := os.Rename(t.f.Name(), dst); err != nil {
+		return "", err
+	}
+	if err := t.s.SyncDir(dir); err != nil {
+		return "", err
+	}
+	if !t.s.NoHdr && len(t.hdr) == wire.EncHeaderSize {
+		t.s.writeHdr(id, xx, name, t.hdr)
+	}
+	return name, nil
+}
+
+// Abort removes the temporary file. It is safe after Commit.
+func (t *Tmp) Abort() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.h.Root()
+	t.f.Close()
+	os.Remove(t.f.Name())
+}
+
+// asyncHasher runs MTH in its own goroutine over copies of the written
+// blocks, so that the writer's encryption and the hashing use two cores.
+type asyncHasher struct {
+	ch   chan []byte
+	free chan []byte
+	res  chan [mth.Size]byte
+	buf  []byte
+	root *[mth.Size]byte
+}
+
+const asyncBuf = 256 * 1024
+
+func newAsyncHasher() *asyncHasher {
+	a := &asyncHasher{
+		ch:   make(chan []byte, 4),
+		free: make(chan []byte, 6),
+		res:  make(chan [mth.Size]byte, 1),
+	}
+	go func() {
+		h := mth.New()
+		for b := range a.ch {
+			h.Write(b)
+			select {
+			case a.free <- b[:0]:
+			default:
+			}
+		}
+		a.res <- h.Root()
+	}()
+	return a
+}
+
+func (a *asyncHasher) flush() {
+	if len(a.buf) > 0 {
+		a.ch <- a.buf
+		a.buf = nil
+	}
+}
+
+func (a *asyncHasher) Write(p []byte) {
+	for len(p) > 0 {
+		if a.buf == nil {
+			select {
+			case a.buf = <-a.free:
+			default:
+				a.buf = make([]byte, 0, asyncBuf)
+			}
+		}
+		k := min(asyncBuf-len(a.buf), len(p))
+		a.buf = append(a.buf, p[:k]...)
+		p = p[k:]
+		if len(a.buf) == asyncBuf {
+			a.flush()
+		}
+	}
+}
+
+func (a *asyncHasher) Root() [mth.Size]byte {
+	if a.root == nil {
+		a.flush()
+		close(a.ch)
+		r := <-a.res
+		a.root = &r
+	}
+	return *a.root
+}

@@ -1,0 +1,320 @@
+package toss
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+
+	"ferry/internal/node"
+	"ferry/internal/tx"
+	"ferry/internal/wire"
+)
+
+// SafeRel checks a path from a packet (a file's destination, a freq's
+// source) and returns it cleaned and relative. Absolute paths, ".."
+// components, NULs and empty paths are refused: nothing may escape the
+// directory it is joined to.
+func SafeRel(p string) (string, error) {
+	if p == "" || strings.ContainsRune(p, 0) || filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+		}
+	}
+	c := filepath.Clean(p)
+	if c == "." || strings.HasPrefix(c, "../") || c == ".." {
+		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+	}
+	return c, nil
+}
+
+// drain reads the rest of the body, which authenticates the packet's end.
+func (p *packet) drain() (int64, error) {
+	return io.Copy(io.Discard, p.body)
+}
+
+func (p *packet) file() error {
+	inc := p.sender.Incoming
+	if inc == "" {
+		p.drain()
+		return ErrNoIncoming
+	}
+	rel, err := SafeRel(string(p.ph.Path))
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(inc, rel)
+	p.ev.Dst, p.ev.Saved = string(p.ph.Path), dst
+	if p.t.Opts.DryRun {
+		n, err := p.drain()
+		p.ev.Size = n
+		return err
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".ferry-"+filepath.Base(dst)+".*.part")
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	n, err := io.Copy(tmp, p.body)
+	p.ev.Size = n
+	if err != nil {
+		return err
+	}
+	if err := p.t.Spool.Sync(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	final, err := placeNoClobber(tmp.Name(), dst)
+	if err != nil {
+		return err
+	}
+	committed = true
+	p.ev.Saved = final
+	return p.t.Spool.SyncDir(dir)
+}
+
+// placeNoClobber moves tmp to dst, or to dst.1, dst.2 ... if taken, and
+// returns the name used. Hard links make the check and the move atomic;
+// on filesystems without them (vfat) it falls back to a checked rename.
+func placeNoClobber(tmp, dst string) (string, error) {
+	for i := 0; i < 1_000_000; i++ {
+		cand := dst
+		if i > 0 {
+			cand = dst + "." + strconv.Itoa(i)
+		}
+		err := os.Link(tmp, cand)
+		if err == nil {
+			os.Remove(tmp)
+			return cand, nil
+		}
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if _, serr := os.Lstat(cand); serr == nil {
+			continue
+		}
+		if err := os.Rename(tmp, cand); err != nil {
+			return "", err
+		}
+		return cand, nil
+	}
+	return "", fmt.Errorf("%s: no free name", dst)
+}
+
+func (p *packet) freq() error {
+	raw, err := io.ReadAll(io.LimitReader(p.body, 4*1024+1))
+	if err != nil {
+		return err
+	}
+	if len(raw) > 4*1024 {
+		return errors.New("freq: destination name longer than 4 KiB")
+	}
+	if _, err := p.drain(); err != nil {
+		return err
+	}
+	dst := string(raw)
+	src := string(p.ph.Path)
+	p.ev.Dst = src
+	fr := p.sender.Freq
+	if fr == nil || fr.Path == "" {
+		return ErrNoFreq
+	}
+	rel, err := SafeRel(src)
+	if err != nil {
+		return err
+	}
+	full := filepath.Join(fr.Path, rel)
+	f, err := os.Open(full)
+	if err != nil {
+		return fmt.Errorf("freq: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("freq: %s is not a regular file", full)
+	}
+	p.ev.Size = fi.Size()
+	if dst == "" {
+		dst = filepath.Base(rel)
+	}
+	if p.t.Opts.DryRun {
+		return nil
+	}
+	nice := p.ph.Nice
+	if nice == 0 {
+		nice = node.NiceBulk
+	}
+	o := tx.Options{Nice: nice, MinSize: fr.MinSize * 1024}
+	if fr.Chunked > 0 {
+		res, err := p.t.Sender.FileChunked(p.sender, f, dst, fr.Chunked*1024, o, nil)
+		if err != nil {
+			return err
+		}
+		p.ev.Reply = append(res.Chunks, res.Meta)
+		return nil
+	}
+	r, err := p.t.Sender.File(p.sender, f, dst, o)
+	if err != nil {
+		return err
+	}
+	p.ev.Reply = []*tx.Result{r}
+	return nil
+}
+
+func (p *packet) exec() error {
+	parts := bytes.Split(p.ph.Path, []byte{0})
+	handle := string(parts[0])
+	args := make([]string, 0, len(parts)-1)
+	for _, a := range parts[1:] {
+		args = append(args, string(a))
+	}
+	p.ev.Dst = strings.Join(append([]string{handle}, args...), " ")
+	argv, ok := p.sender.Exec[handle]
+	if !ok || len(argv) == 0 {
+		p.drain()
+		return fmt.Errorf("%w: %q", ErrNoHandle, handle)
+	}
+	// Stage the whole (decompressed) body: the handle sees only a body
+	// that authenticated to the end.
+	st, err := newStage(p.t.Spool.TmpDir(), p.t.Opts.MemLimit)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cnt := &countingReader{r: p.body}
+	if p.ph.Type == wire.TypeExec {
+		z, err := zstd.NewReader(cnt, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(st, z)
+		z.Close()
+		if err != nil {
+			return fmt.Errorf("exec body: %w", err)
+		}
+		// Anything after the zstd frame must still authenticate.
+		if _, err := io.Copy(io.Discard, cnt); err != nil {
+			return err
+		}
+	} else if _, err := io.Copy(st, cnt); err != nil {
+		return err
+	}
+	p.ev.Size = cnt.n
+	if p.t.Opts.DryRun {
+		return nil
+	}
+	body, err := st.Reader()
+	if err != nil {
+		return err
+	}
+	env := p.t.Opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd := exec.Command(argv[0], append(append([]string(nil), argv[1:]...), args...)...)
+	cmd.Env = append(append([]string(nil), env...),
+		"NNCP_SELF="+p.t.Cfg.Self.ID.String(),
+		"NNCP_SENDER="+p.sender.ID.String(),
+		"NNCP_NICE="+strconv.Itoa(int(p.ph.Nice)))
+	cmd.Stdin = body
+	out := &capped{max: 64 * 1024}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		p.ev.Output = out.buf.Bytes()
+		return fmt.Errorf("%w: %s: %w", ErrHandleFailed, handle, err)
+	}
+	return nil
+}
+
+func (p *packet) trns() error {
+	if len(p.ph.Path) != node.IDSize {
+		return fmt.Errorf("trns: next hop is %d bytes: %w", len(p.ph.Path), wire.ErrBadField)
+	}
+	next := node.ID(p.ph.Path)
+	p.ev.Dst = next.String()
+	hop, ok := p.t.Cfg.ByID[next]
+	if !ok {
+		p.drain()
+		return fmt.Errorf("trns: next hop %s: %w", next, ErrUnknownSender)
+	}
+	if p.t.Opts.DryRun {
+		n, err := p.drain()
+		p.ev.Size = n
+		return err
+	}
+	r, err := p.t.Sender.Relay(hop, p.body)
+	if err != nil {
+		return err
+	}
+	p.ev.Size = r.Size
+	p.ev.Relayed = r
+	return nil
+}
+
+func (p *packet) ack() error {
+	if _, err := p.drain(); err != nil {
+		return err
+	}
+	if len(p.ph.Path) != 32 {
+		return fmt.Errorf("ack: packet id is %d bytes: %w", len(p.ph.Path), wire.ErrBadField)
+	}
+	name := node.B32.EncodeToString(p.ph.Path)
+	p.ev.Dst = name
+	if p.t.Opts.DryRun {
+		return nil
+	}
+	err := p.t.Spool.Remove(p.sender.ID, "tx", name)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// capped keeps the first max bytes written to it.
+type capped struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}

@@ -1,0 +1,155 @@
+// Package tx owns building outbound packets: a plain packet (file, freq,
+// exec, ack, trns) is encrypted for its recipient, wrapped once per `via`
+// hop in transit packets, padded to -minsize, and queued in the first
+// hop's tx/ under its MTH name. It streams: memory stays flat whatever the
+// payload's size.
+package tx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"ferry/internal/config"
+	"ferry/internal/node"
+	"ferry/internal/pktcrypt"
+	"ferry/internal/spool"
+	"ferry/internal/wire"
+)
+
+// ErrNoSelf is returned when the config has no private keys.
+var ErrNoSelf = errors.New("config has no self section (private keys): cannot make packets")
+
+// Sender queues packets from this node.
+type Sender struct {
+	Cfg   *config.Config
+	Spool *spool.Spool
+}
+
+// Options apply to one packet.
+type Options struct {
+	// Nice is the packet's niceness (the encrypted header's).
+	Nice uint8
+	// MinSize pads the outermost packet to at least this many bytes.
+	MinSize int64
+	// Via overrides the destination's configured route when non-nil; an
+	// empty slice sends directly.
+	Via *[]node.ID
+}
+
+// Result tells what was queued.
+type Result struct {
+	// Pkt is the name of the queued (outermost) packet, Hop the node in
+	// whose tx/ it waits (the first relay, or the destination).
+	Pkt string
+	Hop node.ID
+	// Size is the plain stream's length (header and payload), as NNCP
+	// reports it in logs; PktSize the queued file's size.
+	Size    int64
+	PktSize int64
+}
+
+// Route returns the hops a packet for `to` travels: relays first, the
+// destination last.
+func (s *Sender) Route(to *config.Neighbour, via *[]node.ID) ([]*config.Neighbour, error) {
+	ids := to.Via
+	if via != nil {
+		ids = *via
+	}
+	hops := make([]*config.Neighbour, 0, len(ids)+1)
+	for _, id := range ids {
+		n, ok := s.Cfg.ByID[id]
+		if !ok {
+			return nil, fmt.Errorf("via %s: %w", id, config.ErrUnknownNode)
+		}
+		hops = append(hops, n)
+	}
+	return append(hops, to), nil
+}
+
+// Send queues a packet for `to` whose plain header is ph and whose payload
+// fill writes. fill must write the whole payload and return nil; on error
+// nothing is queued.
+func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill func(w io.Writer) error) (*Result, error) {
+	self := s.Cfg.Self
+	if self == nil {
+		return nil, ErrNoSelf
+	}
+	hops, err := s.Route(to, o.Via)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := s.Spool.NewTmp()
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
+
+	// Build the writer chain outside in: the first hop's packet is written
+	// to tmp; each wrapper's plaintext is a trns header followed by the
+	// next packet.
+	var w io.Writer = tmp
+	encs := make([]*pktcrypt.Encrypter, 0, len(hops))
+	for i, hop := range hops {
+		eo := pktcrypt.EncryptOptions{Sender: self, Recipient: &hop.Public, Nice: o.Nice}
+		inner := i == len(hops)-1
+		if inner && o.MinSize > 0 {
+			wraps, min := len(hops)-1, o.MinSize
+			eo.PadFor = func(n int64) int64 { return pktcrypt.PadFor(n, wraps, min) }
+		}
+		e, err := pktcrypt.NewEncrypter(w, eo)
+		if err != nil {
+			return nil, err
+		}
+		encs = append(encs, e)
+		var h wire.PlainHeader
+		if inner {
+			h = ph
+		} else {
+			next := hops[i+1].ID
+			h = wire.PlainHeader{Type: wire.TypeTrns, Path: next[:]}
+		}
+		hb, err := h.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := e.Write(hb[:]); err != nil {
+			return nil, err
+		}
+		w = e
+	}
+	if err := fill(w); err != nil {
+		return nil, err
+	}
+	for i := len(encs) - 1; i >= 0; i-- {
+		if err := encs[i].Close(); err != nil {
+			return nil, err
+		}
+	}
+	hop := hops[0]
+	name, err := tmp.Commit(hop.ID, spool.TX, "")
+	if err != nil {
+		return nil, err
+	}
+	s.Spool.LinkName(hop.Name, hop.ID)
+	return &Result{Pkt: name, Hop: hop.ID, Size: encs[len(encs)-1].Len(), PktSize: tmp.Len()}, nil
+}
+
+// Relay queues an already encrypted packet (a trns payload) as is in
+// next's tx/, named by its MTH. It never decrypts it.
+func (s *Sender) Relay(next *config.Neighbour, pkt io.Reader) (*Result, error) {
+	tmp, err := s.Spool.NewTmp()
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
+	if _, err := io.Copy(tmp, pkt); err != nil {
+		return nil, err
+	}
+	name, err := tmp.Commit(next.ID, spool.TX, "")
+	if err != nil {
+		return nil, err
+	}
+	s.Spool.LinkName(next.Name, next.ID)
+	return &Result{Pkt: name, Hop: next.ID, Size: tmp.Len(), PktSize: tmp.Len()}, nil
+}
