@@ -25,9 +25,9 @@ type ctx struct {
 
 	// common flags
 	cfgPath, spoolPath, logPath string
-	quiet, debug               bool
-	progress, noProgress       bool
-	version, warranty          bool
+	quiet, debug                bool
+	progress, noProgress        bool
+	version, warranty           bool
 
 	cfg   *config.Config
 	spool *spool.Spool
