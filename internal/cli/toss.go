@@ -75,6 +75,10 @@ func (x *ctx) reportToss(ev *toss.Event) {
 		from = ev.Sender.Name
 	}
 	f := []kv{{"Node", j.Node.String()}, {"Pkt", j.Name}, {"Nice", itoa(int64(j.Header.Nice))}}
+	if ev.Outcome == toss.Duplicate {
+		x.log.info("rx-seen", f, fmt.Sprintf("Tossing %s/%s: already tossed (seen/), duplicate removed", from, j.Name))
+		return
+	}
 	if ev.Outcome == toss.Skipped {
 		x.log.debugf("skipping %s packet %s from %s", ev.Type, j.Name, from)
 		return

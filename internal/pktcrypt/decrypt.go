@@ -156,7 +156,7 @@ func (d *Decrypter) next() error {
 	if err != nil {
 		if len(ct) < BlockSize+Overhead {
 			// A short block that is no SIZE block: cut or corrupt.
-			return fmt.Errorf("block %d (%d bytes) opens with neither key: %w", d.blockNo(), len(ct), ErrAuth)
+			return &shortBlockError{n: d.blockNo(), size: len(ct)}
 		}
 		return fmt.Errorf("block %d: %w", d.blockNo(), ErrAuth)
 	}
@@ -258,3 +258,16 @@ func (d *Decrypter) Read(p []byte) (int, error) {
 // Size returns the SIZE block's contents once it has been read (nil
 // before).
 func (d *Decrypter) Size() *wire.SizeStruct { return d.sz }
+
+// shortBlockError is a last, short block that does not authenticate: the
+// packet was cut inside it, or it is corrupt; it matches both sentinels.
+type shortBlockError struct {
+	n    uint64
+	size int
+}
+
+func (e *shortBlockError) Error() string {
+	return fmt.Sprintf("block %d (%d bytes) does not authenticate: the packet is truncated or corrupt", e.n, e.size)
+}
+
+func (e *shortBlockError) Is(target error) bool { return target == ErrTruncated || target == ErrAuth }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/curve25519"
 
 	"ferry/internal/wire"
 )
@@ -101,3 +102,5 @@ func PadFor(payload int64, wraps int, minSize int64) int64 {
 	}
 	return lo
 }
+
+func x25519Base(prv []byte) ([]byte, error) { return curve25519.X25519(prv, curve25519.Basepoint) }

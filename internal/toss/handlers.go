@@ -95,13 +95,14 @@ func (p *packet) file() error {
 	return p.t.Spool.SyncDir(dir)
 }
 
-// placeNoClobber moves tmp to dst, or to dst.1, dst.2 ... if taken, and
+// placeNoClobber moves tmp to dst, or to dst.0, dst.1 ... if taken (the
+// counter nncp-toss uses), and
 // returns the name used. Hard links make the check and the move atomic;
 // on filesystems without them (vfat) it falls back to a checked rename.
 func placeNoClobber(tmp, dst string) (string, error) {
-	for i := 0; i < 1_000_000; i++ {
+	for i := -1; i < 1_000_000; i++ {
 		cand := dst
-		if i > 0 {
+		if i >= 0 {
 			cand = dst + "." + strconv.Itoa(i)
 		}
 		err := os.Link(tmp, cand)

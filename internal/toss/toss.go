@@ -59,9 +59,10 @@ type Outcome int
 
 // Outcomes.
 const (
-	Done    Outcome = iota // processed and removed (or would be, with DryRun)
-	Failed                 // left in rx/; Err says why
-	Skipped                // left in rx/ on purpose (-noexec and the like)
+	Done      Outcome = iota // processed and removed (or would be, with DryRun)
+	Failed                   // left in rx/; Err says why
+	Skipped                  // left in rx/ on purpose (-noexec and the like)
+	Duplicate                // a copy of a packet tossed before (seen/): removed, not processed
 )
 
 // Event describes one packet's toss.
@@ -163,6 +164,8 @@ func (t *Tosser) One(j spool.Job) *Event {
 	switch {
 	case errors.Is(err, errSkip):
 		ev.Outcome = Skipped
+	case errors.Is(err, ErrSeen):
+		ev.Outcome, ev.Err = Duplicate, err
 	case err != nil:
 		ev.Outcome, ev.Err = Failed, err
 	default:
@@ -185,6 +188,13 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 	}
 	ev.Sender = sender
 	if t.Opts.Seen && t.Spool.IsSeen(j.Node, j.Name) {
+		// Same name, same MTH, same bytes: processed already. Drop the
+		// copy (the caller logs it), unless this is a dry run.
+		if !t.Opts.DryRun {
+			if err := t.Spool.Remove(j.Node, spool.RX, j.Name); err != nil {
+				return err
+			}
+		}
 		return ErrSeen
 	}
 	f, err := os.Open(j.Path)
