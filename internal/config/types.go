@@ -1,6 +1,13 @@
 // Package config owns NNCP's Hjson configuration: parsing it into typed,
 // validated structures, and writing new ones (cfgnew, cfgmin). It has no
 // side effects: it never creates directories or touches the spool.
+//
+// Parse and Load accept what nncp-* 8.8.2 accept, ignoring unknown keys as
+// they do, with deliberate exceptions where nncp-* load a config that cannot
+// work: a node id that is not BLAKE2b-256 of its signpub, self public keys
+// that do not match the private ones, a neigh.self that differs from self,
+// and two neighbours sharing an id. It also accepts log: FD:N, which the
+// manual documents but nncp-* only take from $NNCPLOG.
 package config
 
 import (
@@ -58,11 +65,14 @@ type Neighbour struct {
 	Calls          []Call
 }
 
-// Freq is a neighbour's freq section.
+// Freq is a neighbour's freq section. The loader sets Neighbour.Freq only
+// when freq.path is set: without a path nothing may be requested, and the
+// other fields mean nothing.
 type Freq struct {
 	Path    string
 	Chunked int64 // KiB; 0: not chunked
 	MinSize int64 // KiB; 0: no padding
+	MaxSize int64 // KiB; 0: no limit on the size of a requested file
 }
 
 // Call is one entry of a neighbour's calls list. Fields are kept as written;
