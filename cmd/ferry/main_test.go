@@ -1,0 +1,26 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"ferry/internal/cli"
+)
+
+// The scripts in testdata/script run ferry in-process under the names a
+// user runs it by: "ferry", and the nncp-* symlinks.
+func TestMain(m *testing.M) {
+	run := func() int { return cli.Main(cli.OSEnv(), os.Args) }
+	cmds := map[string]func() int{"ferry": run}
+	for _, n := range []string{"file", "exec", "freq", "toss", "xfer", "cfgnew", "cfgmin", "stat", "rm", "check", "pkt", "log", "hash", "ack", "trns", "bundle", "reass"} {
+		cmds["nncp-"+n] = run
+	}
+	cmds["nncp-bogus"] = run
+	os.Exit(testscript.RunMain(m, cmds))
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+}
