@@ -310,7 +310,10 @@ func TestLoadDir(t *testing.T) {
 		t.Errorf("path %q", got.Path)
 	}
 	got.Path, want.Path = "", ""
-	want.Mail = &Mail{Raw: map[string]any{"domain": "example.com"}}
+	if got.Mail == nil || !reflect.DeepEqual(got.Mail.Raw, map[string]any{"domain": "example.com"}) || got.Mail.Domain != "example.com" {
+		t.Fatalf("mail section %+v", got.Mail)
+	}
+	want.Mail = got.Mail
 	if !bytes.Equal(Marshal(got), Marshal(want)) {
 		t.Errorf("directory loads as\n%s\nwant\n%s", Marshal(got), Marshal(want))
 	}

@@ -168,7 +168,9 @@ func (c *Config) decode(v any, via map[string][]string) error {
 	if s, ok, err := root.sub("mail"); err != nil {
 		return err
 	} else if ok {
-		c.Mail = &Mail{Raw: s.m}
+		if c.Mail, err = c.decodeMail(s); err != nil {
+			return err
+		}
 	}
 	// Other top-level keys are ignored, as nncp-* do.
 	return nil

@@ -12,6 +12,7 @@ package config
 
 import (
 	"os"
+	"time"
 
 	"ferry/internal/node"
 )
@@ -125,8 +126,63 @@ type Area struct {
 	AllowUnknown bool
 }
 
-// Mail is ferry's mail section. It is filled in by the mail issue; the
-// loader only needs to keep it so that its presence does not fail loading.
+// Mail is ferry's mail section (top-level key "mail", which nncp-*
+// ignore). See docs/mail.md for what each field does.
 type Mail struct {
+	// Raw is the section as written, for Marshal.
 	Raw map[string]any
+
+	// Domain qualifies bare local names (root -> root@Domain) and names
+	// this node in Received headers and bounces. Default: the host name.
+	Domain string
+	// Smarthost is the neighbour that gets mail no other rule routes.
+	Smarthost string
+	// Handle is the exec handle mail is sent to (default "rsmtp").
+	Handle string
+	// Mode is "bsmtp" (default: one BSMTP batch on the handle's stdin)
+	// or "rmail" (the handle gets the recipients as arguments).
+	Mode string
+	// Nice is the niceness of mail packets (default P, 96).
+	Nice uint8
+	// Queue is the mail queue directory (default SPOOL/mail).
+	Queue string
+	// Postmaster gets reports about mail that cannot be bounced.
+	Postmaster string
+
+	// LocalDomains are delivered here, through Users.
+	LocalDomains []string
+	// Users maps a local part (or "*") to a delivery: "maildir:PATH",
+	// "mbox:PATH", "pipe:COMMAND ARGS...". %u in a path or command is the
+	// local part.
+	Users map[string]string
+	// Routes maps a domain ("far.example") or a domain and its
+	// subdomains (".far.example") to the neighbour that takes its mail.
+	Routes map[string]string
+	// Relay is the SMTP smarthost for the rest of the world.
+	Relay *Relay
+	// Limits per neighbour name.
+	Limits map[string]MailLimit
+	// RetryInterval is the first wait after a temporary failure (it
+	// doubles up to 4 hours); GiveUp is how long a message may stay.
+	RetryInterval, GiveUp time.Duration
+	// Listen is ferry smtpd's address (default 127.0.0.1:2525).
+	Listen string
+}
+
+// Relay is an SMTP smarthost.
+type Relay struct {
+	Addr         string // host:port
+	TLS          string // "starttls" (default), "tls", "none", "opportunistic"
+	Username     string
+	Password     string
+	PasswordFile string
+	Helo         string
+	// Insecure skips certificate checks (self-signed test servers).
+	Insecure bool
+}
+
+// MailLimit keeps a slow link from clogging.
+type MailLimit struct {
+	MaxSize  int64 // largest message in bytes; 0: no limit
+	MaxQueue int64 // most bytes waiting in the neighbour's tx queue; 0: no limit
 }
