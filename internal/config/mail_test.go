@@ -22,10 +22,10 @@ func TestMailSection(t *testing.T) {
     domain: sat.example
     smarthost: hub
     nice: P+1
-    local-domains: [SAT.example, localhost]
+    local-domains: ["SAT.example", "localhost"]
     users: {root: "maildir:/var/mail/root", "*": "mbox:/var/mail/%u", list: "pipe:/usr/bin/list -x"}
-    routes: {far.example: hub, .far.example: hub}
-    relay: {addr: smtp.example.com, username: u, password-file: /etc/pw}
+    routes: {far.example: "hub", .far.example: "hub"}
+    relay: {addr: "smtp.example.com", username: "u", password-file: "/etc/pw"}
     limits: {hub: {maxsize: "10 MiB", maxqueue: 104857600}}
     retry: {interval: "10m", giveup: "2d"}
   }`)
