@@ -11,6 +11,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/spool"
+	"ferry/internal/toss"
 	"ferry/internal/tx"
 )
 
@@ -32,6 +33,10 @@ type ctx struct {
 	cfg   *config.Config
 	spool *spool.Spool
 	log   *logger
+
+	// onTossed, when set, sees every packet toss processed (the mail
+	// system watches ACKs).
+	onTossed func(*toss.Event)
 }
 
 func (x *ctx) close() {

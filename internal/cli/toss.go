@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -67,73 +66,61 @@ func runToss(x *ctx, args []string) error {
 	}
 }
 
-// reportToss logs one toss event the way nncp-toss does.
+// reportToss logs one toss event the way nncp-toss does (CATALOG.md).
 func (x *ctx) reportToss(ev *toss.Event) {
 	j := ev.Job
-	from := j.Node.String()
+	sender := j.Header.Sender
+	from := sender.String()
 	if ev.Sender != nil {
 		from = ev.Sender.Name
 	}
-	f := []kv{{"Node", j.Node.String()}, {"Pkt", j.Name}, {"Nice", itoa(int64(j.Header.Nice))}}
-	if ev.Outcome == toss.Duplicate {
-		x.log.info("rx-seen", f, fmt.Sprintf("Tossing %s/%s: already tossed (seen/), duplicate removed", from, j.Name))
+	nice := itoa(int64(j.Header.Nice))
+	switch ev.Outcome {
+	case toss.Skipped:
+		x.log.debugf("skipping %s packet %s/%s", ev.Type, from, j.Name)
+		return
+	case toss.Duplicate:
+		x.log.info("rx-seen", []kv{{"Node", sender.String()}, {"Pkt", j.Name}, {"Nice", nice}},
+			fmt.Sprintf("Tossing %s/%s: already tossed (seen/), duplicate removed", from, j.Name))
 		return
 	}
-	if ev.Outcome == toss.Skipped {
-		x.log.debugf("skipping %s packet %s from %s", ev.Type, j.Name, from)
-		return
-	}
+	f := []kv{{"Node", sender.String()}, {"Pkt", j.Name}, {"Nice", nice}}
 	if ev.Type != 0 {
 		f = append(f, kv{"Size", itoa(ev.Size)}, kv{"Type", ev.Type.String()})
-	}
-	if ev.Dst != "" {
-		f = append(f, kv{"Dst", ev.Dst})
+		if ev.Type == wire.TypeFreq {
+			f = append(f, kv{"Src", ev.Src})
+		}
+		if ev.Type == wire.TypeACK {
+			f = append(f, kv{"Pkt", ev.Dst})
+		} else if ev.Dst != "" {
+			f = append(f, kv{"Dst", ev.Dst})
+		}
 	}
 	size := humanSize(ev.Size)
 	if ev.Outcome == toss.Failed {
-		who := "rx"
-		if errors.Is(ev.Err, toss.ErrHandleFailed) {
-			who = "rx-handle"
-			if len(ev.Output) > 0 {
-				f = append(f, kv{"Output", strings.TrimRight(string(ev.Output), "\n")})
-			}
-		}
-		msg := fmt.Sprintf("Tossing %s/%s", from, j.Name)
-		if ev.Type != 0 {
-			msg = fmt.Sprintf("Tossing %s %s/%s (%s)", ev.Type, from, j.Name, size)
-		}
-		x.log.fail(who, f, ev.Err, msg)
+		x.reportTossFailure(ev, f, from, size)
 		return
 	}
 	var msg string
-	dry := ""
-	if x.cfg != nil && ev.Job.Path != "" {
-		if _, err := os.Stat(ev.Job.Path); err == nil {
-			dry = " (dry run)"
-		}
-	}
 	switch ev.Type {
 	case wire.TypeFile:
 		msg = fmt.Sprintf("Got file %s (%s) from %s", ev.Dst, size, from)
 	case wire.TypeExec, wire.TypeExecFat:
 		msg = fmt.Sprintf("Got exec from %s to %s (%s)", from, ev.Dst, size)
 	case wire.TypeFreq:
-		msg = fmt.Sprintf("Got file request %s to %s", ev.Dst, from)
 		for _, r := range ev.Reply {
-			if r != nil {
-				x.log.info("tx", []kv{{"Type", "file"}, {"Node", j.Node.String()}, {"Nice", itoa(int64(ev.Nice))},
-					{"Src", ev.Dst}, {"Size", itoa(r.Size)}, {"Pkt", r.Pkt}},
-					fmt.Sprintf("File %s (%s) is sent to %s", ev.Dst, humanSize(r.Size), from))
-			}
+			x.log.info("tx", []kv{{"Type", "file"}, {"Node", sender.String()}, {"Nice", itoa(int64(ev.Nice))},
+				{"Src", ev.Saved}, {"Dst", ev.Dst}, {"Size", itoa(r.Size)}, {"Pkt", r.Pkt}},
+				fmt.Sprintf("File %s (%s) is sent to %s:%s", ev.Saved, humanSize(r.Size), from, ev.Dst))
 		}
+		msg = fmt.Sprintf("Got file request %s to %s", ev.Src, from)
 	case wire.TypeTrns:
 		next := ev.Dst
 		if id, err := node.ParseID(ev.Dst); err == nil {
 			next = x.cfg.Name(id)
 		}
 		if ev.Relayed != nil {
-			x.log.info("tx", []kv{{"Type", "trns"}, {"Node", ev.Dst}, {"Nice", itoa(int64(j.Header.Nice))},
-				{"Size", itoa(ev.Size)}, {"Pkt", ev.Relayed.Pkt}},
+			x.log.info("tx", []kv{{"Type", "trns"}, {"Node", ev.Dst}, {"Nice", nice}, {"Size", itoa(ev.Size)}},
 				fmt.Sprintf("Transitional packet to %s (%s) (nice %s)", next, size, node.NiceString(j.Header.Nice)))
 		}
 		msg = fmt.Sprintf("Got transitional packet from %s to %s (%s)", from, next, size)
@@ -142,5 +129,44 @@ func (x *ctx) reportToss(ev *toss.Event) {
 	default:
 		msg = fmt.Sprintf("Got %s packet from %s", ev.Type, from)
 	}
-	x.log.info("rx", f, msg+dry)
+	x.log.info("rx", f, msg)
+	if x.onTossed != nil {
+		x.onTossed(ev)
+	}
+}
+
+// reportTossFailure logs a packet left in rx/, with the Who nncp-toss
+// uses for the same failure.
+func (x *ctx) reportTossFailure(ev *toss.Event, f []kv, from, size string) {
+	j := ev.Job
+	err := ev.Err
+	what := fmt.Sprintf("Tossing %s %s/%s (%s)", ev.Type, from, j.Name, size)
+	who, msg := "rx", what
+	switch {
+	case errors.Is(err, toss.ErrUnknownSender) && ev.Type == 0:
+		who, msg = "rx-open", fmt.Sprintf("Tossing %s/%s", from, j.Name)
+	case ev.Type == 0:
+		who, msg = "rx-unmarshal", fmt.Sprintf("Tossing %s/%s: unmarshal", from, j.Name)
+		f = f[:3]
+	case errors.Is(err, toss.ErrNoHandle):
+		who, msg = "rx-no-handle", what+": "+ev.Dst
+	case errors.Is(err, toss.ErrHandleFailed):
+		who, msg = "rx-handle", what+": "+ev.Dst+": handling"
+		if len(ev.Output) > 0 {
+			f = append(f, kv{"Output", strings.Trim(string(ev.Output), "\n")})
+		}
+	case errors.Is(err, toss.ErrNoIncoming):
+		who, msg = "rx-no-incoming", what+": "+ev.Dst
+	case errors.Is(err, toss.ErrNoFreq):
+		who, msg = "rx-no-freq", what+": "+ev.Src+" -> "+ev.Dst
+	case ev.Type == wire.TypeFreq:
+		who, msg = "rx-tx", what+": "+ev.Src+" -> "+ev.Dst+": txing"
+	case ev.Type == wire.TypeFile:
+		who, msg = "rx-file", what+": "+ev.Dst
+	default:
+		if ev.Dst != "" {
+			msg = what + ": " + ev.Dst
+		}
+	}
+	x.log.fail(who, f, err, msg)
 }

@@ -137,7 +137,7 @@ func (p *packet) freq() error {
 	}
 	dst := string(raw)
 	src := string(p.ph.Path)
-	p.ev.Dst = src
+	p.ev.Src, p.ev.Dst = src, dst
 	fr := p.sender.Freq
 	if fr == nil || fr.Path == "" {
 		return ErrNoFreq
@@ -162,7 +162,9 @@ func (p *packet) freq() error {
 	p.ev.Size = fi.Size()
 	if dst == "" {
 		dst = filepath.Base(rel)
+		p.ev.Dst = dst
 	}
+	p.ev.Saved = full
 	if p.t.Opts.DryRun {
 		return nil
 	}

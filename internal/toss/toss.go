@@ -81,6 +81,8 @@ type Event struct {
 	Dst string
 	// Saved is where a file was written (a counter may have been added).
 	Saved string
+	// Src is a freq's requested path; Dst its save-as name.
+	Src string
 	// Output is what a failed handle printed (stdout and stderr, cut).
 	Output []byte
 	// Relayed, Reply: packets queued by this toss (trns, freq answers).

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# gen-edge.sh -- regenerate testdata/edge/: hand-made logs probing how the real
+# `nncp-log` (8.8.2) parses recfiles, and what it prints.
+#   edge/NAME.log        the input
+#   edge/NAME.out        `nncp-log` stdout
+#   edge/NAME.debug.out  `nncp-log -debug` stdout
+#   edge/NAME.err        first line "rc=N", then nncp-log's stderr
+# Cases where nncp-log panics (a backslash continuation followed by an empty
+# line) or hits bufio.Scanner's 64 KiB line limit are left out: ferry's reader
+# deliberately differs there (see CATALOG.md).
+set -euo pipefail
+OUT=$(cd "$(dirname "$0")" && pwd)/edge
+CONFIGS=${CONFIGS:-/work/shared/testdata/nncp-8.8.2/configs}
+mkdir -p "$OUT"
+T=$(mktemp -d /tmp/logrec-edge.XXXXXX); trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/sat/spool"
+sed "s#/TESTDATA#$T#g" "$CONFIGS/sat.hjson" > "$T/cfg.hjson"
+W='When: 2021-08-07T20:30:49.042460622Z\n'
+t() {
+  printf '%b' "$2" > "$OUT/$1.log"
+  set +e
+  nncp-log -cfg "$T/cfg.hjson" -log "$OUT/$1.log" > "$OUT/$1.out" 2> "$T/err"; rc=$?
+  nncp-log -cfg "$T/cfg.hjson" -debug -log "$OUT/$1.log" > "$OUT/$1.debug.out" 2>/dev/null
+  set -e
+  { echo "rc=$rc"; cat "$T/err"; } > "$OUT/$1.err"
+}
+t plain          "\n${W}Who: tx\nMsg: hello\n"
+t no-when        "\nWho: x\nMsg: no when\n"
+t no-msg         "\n${W}Who: x\n"
+t err-no-msg     "\n${W}Err: boom\nWho: x\n"
+t err-and-msg    "\n${W}Err: boom\nMsg: both\n"
+t err-empty      "\n${W}Err: \nMsg: emptyerr\n"
+t err-multiline  "\n${W}Err: e1\n+ e2\nMsg: m\n"
+t when-offset    "\nWhen: 2021-08-07T23:30:49.042460622+03:00\nMsg: offset\n"
+t when-minuszero "\nWhen: 2021-08-07T20:30:49.5-00:00\nMsg: minuszero\n"
+t when-bad       "\nWhen: yesterday\nMsg: badwhen\n"
+t when-nofrac    "\nWhen: 2021-08-07T20:30:49Z\nMsg: nofrac\n"
+t when-space     "\nWhen: 2021-08-07 20:30:49Z\nMsg: space\n"
+t when-lowerz    "\nWhen: 2021-08-07T20:30:49.042460622z\nMsg: lowerz\n"
+t when-trailsp   "\nWhen: 2021-08-07T20:30:49Z \nMsg: trailingspace\n"
+t when-nines     "\nWhen: 2021-08-07T20:30:49.999999999Z\nMsg: truncated not rounded\n"
+t when-twice     "\n${W}Msg: a\nWhen: 2022-01-01T00:00:00Z\nMsg: b\n"
+t cont           "\n${W}Msg: line1\n+ line2\n+\n+ line4\n"
+t cont-nospace   "\n${W}Msg: line1\n+line2\n"
+t cont-twospace  "\n${W}Msg: m\n+  two\n"
+t cont-tab       "\n${W}Msg: m\n+\tTab\n"
+t cont-blank     "\n${W}Msg: m\n+  \n"
+t cont-first     "\n+ cont first\n${W}Msg: m\n"
+t cont-after-cmt "\n${W}Msg: m\n#c\n+ after comment\n"
+t cont-cr        "\n${W}Msg: m\n+ a\r\n+ b\n"
+t cont-plus-colon "\n${W}+: x\n"
+t comments       "# comment\n%rec: Log\n\n${W}Msg: after comment\n# in record comment\nWho: x\n"
+t comment-only   "\n# only comment\n\n${W}Msg: m\n"
+t comment-end    "\n${W}Msg: x\n\n#comment\n\n"
+t hash-name      "\n${W}#: x\n"
+t descriptor     "\n${W}%rec: X\nMsg: m\n"
+t descr-late     "\n${W}Msg: m\n%rec: Foo\n"
+t separators     "${W}Msg: first\n\n\n\n${W}Msg: second"
+t cr-separator   "\n${W}Msg: x\n\r\n${W}Msg: y\n"
+t ws-separator   "\n${W}Msg: m\n   \n${W}Msg: n\n"
+t ws-first       "   \n${W}Msg: whitespace-only line first\n"
+t debug-field    "\n${W}Debug: true\nMsg: dbg\n"
+t dup-msg        "\n${W}Msg: one\nMsg: two\n"
+t lower-name     "\n${W}msg: lower\n"
+t lead-space     "\n${W}Msg: x\n  leading space line\n"
+t tab-line       "\n${W}Msg: m\n\tTab line\n"
+t garbage        "\n${W}Msg: x\ngarbage line\n\n${W}Msg: after\n"
+t nospace        "\n${W}Msg:nospace\n"
+t tab-value      "\n${W}Msg:\tTAB\n"
+t two-spaces     "\n${W}Msg:  two spaces \n"
+t tabs-space     "\n${W}Foo:\t\t x\nMsg: m\n"
+t colon-value    "\n${W}Msg: has: colon\n"
+t double-colon   "\n${W}Foo:: x\nMsg: m\n"
+t empty-value    "\n${W}Msg: \n"
+t no-value       "\n${W}Foo:\nMsg: m\n"
+t no-colon       "\n${W}Msg\n"
+t empty-name     "\n${W}: x\nMsg: m\n"
+t name-space     "\n${W}Foo Bar: x\nMsg: m\n"
+t name-tab       "\n${W}Foo\tBar: x\n"
+t name-lead-sp   "\n${W} Foo: x\nMsg: m\n"
+t name-lead-tab  "\n${W}\tFoo: x\n"
+t name-sp-colon  "\n${W}Foo : x\nMsg: m\n"
+t name-sp-colon2 "\n${W}Foo :x\n"
+t name-digit     "\n${W}1abc: x\n"
+t name-digits    "\n${W}12: z\n"
+t name-under     "\n${W}Foo_bar: x\n"
+t name-hyphen    "\n${W}Foo-bar: x\n"
+t name-lead-us   "\n${W}_x: y\n"
+t name-percent   "\n${W}a%b: y\n"
+t name-dot       "\n${W}x.y: z\n"
+t name-pct-end   "\n${W}ab%: z\n"
+t name-pcts      "\n${W}%%: z\n"
+t name-bang      "\n${W}Foo!: x\n"
+t name-bangs     "\n${W}!!Foo: z\n"
+t name-utf8      "\n${W}\xc3\x84: x\n"
+t name-utf8-end  "\n${W}Foo\xc3\x84: z\n"
+t name-utf8-lead "\n${W}\xc3\x84Foo: z\n"
+t name-words     "\n${W}a b c: z\n"
+t backslash      "\n${W}Msg: back\\\\\ncontinued\n"
+t backslash-2    "\n${W}Msg: a\\\\\\\\\n\\\\\nb\n"
+t backslash-plus "\n${W}Msg: a\\\\\n+ b\n"
+t backslash-plus2 "\n${W}Msg: a\\\\\n+ b\\\\\nc\n"
+t backslash-cont "\n${W}Msg: m\n+ x\\\\\n#notcomment\n"
+t backslash-eof  "\n${W}Msg: m \\\\\n"
+t backslash-cr   "\n${W}Msg: a\r\\\\\nb\n"
+t cr-mid         "\n${W}Msg: a\rb\n"
+t cr-double      "\n${W}Msg: a\r\r\n"
+t crlf           "\r\n${W%\\n}\r\nMsg: crlf\r\n"
+t utf8-value     "\n${W}Msg: \xc3\xa4 \xc3\xbc\xff\n"
+t empty          ""
+t trail-space    "\n${W}Foo: x \nMsg: m\n"
+echo "written to $OUT"
