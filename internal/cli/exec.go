@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/dustin/go-humanize"
-
 	"ferry/internal/node"
 	"ferry/internal/tx"
 )
@@ -64,7 +62,7 @@ func runExec(x *ctx, args []string) error {
 	}
 	if *maxSize > 0 && r.PktSize > int64(*maxSize)*1024 {
 		x.spool.Remove(r.Hop, "tx", r.Pkt)
-		return fmt.Errorf("packet is %s, over -maxsize %d KiB: removed", humanize.IBytes(uint64(r.PktSize)), *maxSize)
+		return fmt.Errorf("packet is %s, over -maxsize %d KiB: removed", humanSize(r.PktSize), *maxSize)
 	}
 	typ := "exec"
 	if *noCompress {

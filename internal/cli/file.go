@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dustin/go-humanize"
-
 	"ferry/internal/config"
+	"ferry/internal/logrec"
 	"ferry/internal/pktcrypt"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
@@ -109,7 +108,7 @@ func runFile(x *ctx, args []string) error {
 			est = pktcrypt.EncryptedSize(wire.PlainHeaderSize+est, 0)
 		}
 		if est > int64(*maxSize)*1024 {
-			return fmt.Errorf("packet would be %s, over -maxsize %d KiB", humanize.IBytes(uint64(est)), *maxSize)
+			return fmt.Errorf("packet would be %s, over -maxsize %d KiB", humanSize(est), *maxSize)
 		}
 	}
 	bar := x.newBar(size, "File "+srcName)
@@ -134,7 +133,7 @@ func runFile(x *ctx, args []string) error {
 	}
 	if *maxSize > 0 && r.PktSize > int64(*maxSize)*1024 {
 		x.spool.Remove(r.Hop, "tx", r.Pkt)
-		return fmt.Errorf("packet is %s, over -maxsize %d KiB: removed", humanize.IBytes(uint64(r.PktSize)), *maxSize)
+		return fmt.Errorf("packet is %s, over -maxsize %d KiB: removed", humanSize(r.PktSize), *maxSize)
 	}
 	x.logTx(to, "file", nice, r, []kv{{"Src", srcName}, {"Dst", dst}},
 		fmt.Sprintf("File %s (%s) is sent to %s:%s", srcName, humanSize(r.Size), to.Name, dst))
@@ -150,7 +149,7 @@ func (x *ctx) logTx(to *config.Neighbour, typ string, nice uint8, r *tx.Result, 
 }
 
 // humanSize formats sizes as NNCP's messages do ("279 B", "4.6 KiB").
-func humanSize(n int64) string { return humanize.IBytes(uint64(n)) }
+func humanSize(n int64) string { return logrec.HumanSize(n) }
 
 // errReader returns the producer's error, if any, at EOF.
 type errReader struct {

@@ -1,10 +1,10 @@
 package logrec
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
-
-	"github.com/dustin/go-humanize"
 
 	"ferry/internal/node"
 )
@@ -63,7 +63,19 @@ func Output(b []byte) Field { return Field{"Output", strings.Trim(string(b), "\n
 // "882 KiB", "1.0 MiB" (IEC units, one decimal below 10).
 func HumanSize(n int64) string {
 	if n < 0 {
-		return "-" + humanize.IBytes(uint64(-n))
+		return "-" + HumanSize(-n)
 	}
-	return humanize.IBytes(uint64(n))
+	if n < 10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	// The rounding of the go-humanize release NNCP 8.8.2 was built with
+	// (newer releases print 12825 bytes as "13 KiB", NNCP as "12 KiB").
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	e := math.Floor(math.Log(float64(n)) / math.Log(1024))
+	val := math.Floor(float64(n)/math.Pow(1024, e)*10+0.5) / 10
+	f := "%.0f %s"
+	if val < 10 {
+		f = "%.1f %s"
+	}
+	return fmt.Sprintf(f, val, units[int(e)])
 }

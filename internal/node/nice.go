@@ -76,8 +76,9 @@ func ParseNice(s string) (uint8, error) {
 	return 0, fmt.Errorf("%w: %q (want 1..255, or F, P, N, B, MAX with an optional +N/-N)", ErrBadNice, s)
 }
 
-// NiceString formats a niceness the way NNCP prints it: "B", "P+3", "N-31",
-// "MAX" for 255, or the number for levels no alias reaches.
+// NiceString formats a niceness the way the NNCP 8.8.2 binary prints it:
+// "B", "P+3", "N-30", "MAX" for 255, and the number where the alias would
+// be X-31 (1, 65, 129, 193), which the binary does not print as an alias.
 func NiceString(n uint8) string {
 	v := int(n)
 	if v == 255 {
@@ -85,7 +86,7 @@ func NiceString(n uint8) string {
 	}
 	for _, a := range niceAliases {
 		d := v - a.base
-		if d < -31 || d > 32 {
+		if d < -30 || d > 32 {
 			continue
 		}
 		switch {
