@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,6 +52,8 @@ func runToss(x *ctx, args []string) error {
 	}
 	o.DryRun, o.Seen = *dry, *seen
 	o.Report = x.reportToss
+	o.Env = handleEnv(x.cfg.Path)
+	x.mailOnToss()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
 	for {
 		failed, err := t.Run()
@@ -169,4 +173,18 @@ func (x *ctx) reportTossFailure(ev *toss.Event, f []kv, from, size string) {
 		}
 	}
 	x.log.fail(who, f, err, msg)
+}
+
+// handleEnv is the environment exec handles start with: ours, plus
+// NNCPCFG naming the config this toss uses (unless already set), so that
+// a handle like "ferry rsmtp" reads the same config.
+func handleEnv(cfgPath string) []string {
+	env := os.Environ()
+	if cfgPath == "" || os.Getenv("NNCPCFG") != "" {
+		return env
+	}
+	if abs, err := filepath.Abs(cfgPath); err == nil {
+		cfgPath = abs
+	}
+	return append(env, "NNCPCFG="+cfgPath)
 }

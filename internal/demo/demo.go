@@ -85,7 +85,7 @@ func (d *run) build() error {
 		}
 		nd := &Node{Name: name, Dir: filepath.Join(d.dir, name), Keys: k}
 		nd.Cfg = filepath.Join(nd.Dir, "cfg.hjson")
-		for _, sub := range []string{"spool", "incoming", "Maildir/new", "Maildir/cur", "Maildir/tmp"} {
+		for _, sub := range []string{"spool", "incoming"} {
 			if err := os.MkdirAll(filepath.Join(nd.Dir, sub), 0o755); err != nil {
 				return err
 			}
@@ -104,12 +104,28 @@ func (d *run) build() error {
 			}
 			n := &config.Neighbour{Name: name, Public: other.Keys.Public,
 				Incoming: filepath.Join(nd.Dir, "incoming"),
-				Exec:     map[string][]string{"deliver": {"/bin/sh", "-c", deliverScript(filepath.Join(nd.Dir, "Maildir"))}},
+				Exec:     map[string][]string{"rsmtp": {d.o.Ferry, "rsmtp"}},
 			}
 			c.Neigh[name] = n
 		}
 		nd.c = c
 	}
+	md := func(nd *Node) string { return "maildir:" + filepath.Join(nd.Dir, "Maildir") }
+	// sat has no mailboxes: everything goes to hub, except far.example,
+	// which goes straight to far (through hub, which cannot read it).
+	d.nodes["sat"].c.Mail = &config.Mail{Raw: map[string]any{
+		"domain": "sat.example", "smarthost": "hub",
+		"routes": map[string]any{"far.example": "far"},
+	}}
+	d.nodes["hub"].c.Mail = &config.Mail{Raw: map[string]any{
+		"domain": "hub.example",
+		"users":  map[string]any{"admin": md(d.nodes["hub"])},
+		"routes": map[string]any{"far.example": "far", "sat.example": "sat"},
+	}}
+	d.nodes["far"].c.Mail = &config.Mail{Raw: map[string]any{
+		"domain": "far.example", "smarthost": "hub",
+		"users": map[string]any{"ops": md(d.nodes["far"])},
+	}}
 	// sat and far only know each other through hub.
 	d.nodes["sat"].c.Neigh["far"].Via = []node.ID{d.nodes["hub"].Keys.ID}
 	d.nodes["far"].c.Neigh["sat"].Via = []node.ID{d.nodes["hub"].Keys.ID}
@@ -121,18 +137,16 @@ func (d *run) build() error {
 	return nil
 }
 
-// deliverScript writes stdin into a Maildir the way Maildir wants it:
-// tmp/ first, then a rename into new/.
-func deliverScript(md string) string {
-	return `f="$(date +%s).$$.demo"; cat > "` + md + `/tmp/$f" && mv "` + md + `/tmp/$f" "` + md + `/new/$f"`
-}
-
 // ferry runs a ferry command on node nd, printing it like a shell would.
 func (d *run) ferry(nd *Node, stdin []byte, args ...string) error {
 	shown := strings.Join(args, " ")
 	fmt.Fprintf(d.o.Out, "[%s] $ ferry %s\n", nd.Name, shown)
-	full := append([]string{args[0], "-cfg", nd.Cfg, "-quiet"}, args[1:]...)
+	full := args
+	if args[0] != "sendmail" && args[0] != "mailq" {
+		full = append([]string{args[0], "-quiet"}, args[1:]...)
+	}
 	cmd := exec.Command(d.o.Ferry, full...)
+	cmd.Env = append(os.Environ(), "NNCPCFG="+nd.Cfg)
 	cmd.Dir = nd.Dir
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
@@ -165,8 +179,15 @@ func (d *run) carry(from, to *Node) error {
 func (d *run) scenario() error {
 	sat, hub, far := d.nodes["sat"], d.nodes["hub"], d.nodes["far"]
 	report := []byte("Disk /dev/sda1 is 91% full on sat.\n")
-	mail := []byte("From: root@sat\nTo: admin@far\nSubject: cron on sat\n\nThe nightly backup finished.\n")
-	fmt.Fprintln(d.o.Out, "1. sat queues a file and a mail for far (encrypted for far, wrapped for hub):")
+	cron := []byte("From: root@sat.example\nTo: admin@hub.example\nSubject: cron: backup done on sat\n\nThe nightly backup finished.\n.\nA line with only a dot above: sent with -i, so it stays.\n")
+	ops := []byte("To: ops@far.example\nSubject: disk report from sat\n\nsda1 at 91%, see the attached report.\n")
+	fmt.Fprintln(d.o.Out, "1. On sat, cron mails the admin at hub, a script mails ops at far, and a file goes to far:")
+	if err := d.ferry(sat, cron, "sendmail", "-i", "-t"); err != nil {
+		return err
+	}
+	if err := d.ferry(sat, ops, "sendmail", "-i", "-f", "root@sat.example", "ops@far.example"); err != nil {
+		return err
+	}
 	rep := filepath.Join(sat.Dir, "disk-report.txt")
 	if err := os.WriteFile(rep, report, 0o644); err != nil {
 		return err
@@ -174,43 +195,62 @@ func (d *run) scenario() error {
 	if err := d.ferry(sat, nil, "file", rep, "far:"); err != nil {
 		return err
 	}
-	if err := d.ferry(sat, mail, "exec", "far", "deliver"); err != nil {
+	if err := d.ferry(sat, nil, "mailq"); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.o.Out, "\n2. a USB stick carries them to hub, which relays them unopened:")
+	fmt.Fprintln(d.o.Out, "\n2. A USB stick carries sat's packets to hub; hub delivers its mail and relays far's unopened:")
 	if err := d.carry(sat, hub); err != nil {
 		return err
 	}
 	if err := d.ferry(hub, nil, "toss"); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.o.Out, "\n3. the stick goes on to far, which tosses them:")
+	fmt.Fprintln(d.o.Out, "\n3. The stick goes on to far, which tosses what came for it:")
 	if err := d.carry(hub, far); err != nil {
 		return err
 	}
 	if err := d.ferry(far, nil, "toss"); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.o.Out, "\n4. what arrived on far:")
+	fmt.Fprintln(d.o.Out, "\n4. What arrived:")
 	got, err := os.ReadFile(filepath.Join(far.Dir, "incoming", "disk-report.txt"))
 	if err != nil {
 		return fmt.Errorf("the file did not arrive: %w", err)
 	}
-	fmt.Fprintf(d.o.Out, "  incoming/disk-report.txt: %s", got)
-	ents, err := os.ReadDir(filepath.Join(far.Dir, "Maildir", "new"))
-	if err != nil || len(ents) != 1 {
-		return fmt.Errorf("the mail did not arrive in far's Maildir")
+	fmt.Fprintf(d.o.Out, "  far: incoming/disk-report.txt: %s", got)
+	if !bytes.Equal(got, report) {
+		return fmt.Errorf("the file differs from what was sent")
 	}
-	m, err := os.ReadFile(filepath.Join(far.Dir, "Maildir", "new", ents[0].Name()))
+	for _, box := range []struct {
+		nd   *Node
+		body []byte
+	}{{hub, cron}, {far, ops}} {
+		if err := d.showMaildir(box.nd, box.body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showMaildir prints the one message in nd's Maildir and checks that its
+// body is what was sent.
+func (d *run) showMaildir(nd *Node, sent []byte) error {
+	dir := filepath.Join(nd.Dir, "Maildir", "new")
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 {
+		return fmt.Errorf("the mail did not arrive in %s's Maildir (see %s/log)", nd.Name, nd.Dir)
+	}
+	m, err := os.ReadFile(filepath.Join(dir, ents[0].Name()))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.o.Out, "  Maildir/new/%s:\n", ents[0].Name())
+	fmt.Fprintf(d.o.Out, "  %s: Maildir/new/%s\n", nd.Name, ents[0].Name())
 	for _, l := range strings.Split(strings.TrimRight(string(m), "\n"), "\n") {
 		fmt.Fprintf(d.o.Out, "    | %s\n", l)
 	}
-	if !bytes.Equal(got, report) || !bytes.Equal(m, mail) {
-		return fmt.Errorf("what arrived differs from what was sent")
+	_, body, _ := bytes.Cut(sent, []byte("\n\n"))
+	if !bytes.HasSuffix(m, body) {
+		return fmt.Errorf("the mail in %s's Maildir differs from what was sent", nd.Name)
 	}
 	return nil
 }

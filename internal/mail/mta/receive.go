@@ -1,0 +1,254 @@
+package mta
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ferry/internal/config"
+	"ferry/internal/mail/bsmtp"
+	"ferry/internal/mail/queue"
+)
+
+// Received sums up what a reception did.
+type Received struct {
+	Accepted   []*queue.Entry // new entries
+	Duplicates int            // messages of this batch accepted before
+	// Quarantined is where a batch with malformed parts was kept (""
+	// when it was clean); BadErrs says what was wrong.
+	Quarantined string
+	BadErrs     []error
+}
+
+// ReceiveBSMTP takes a BSMTP batch from neighbour origin (the rsmtp
+// handle's stdin). The batch is first stored whole and fsynced, then each
+// transaction is accepted into the mail queue under an id derived from
+// the batch and its position, so that a batch tossed again (after a crash
+// or a partial failure) accepts nothing twice. Malformed transactions do
+// not stop the others: the whole batch is kept in QUEUE/bad/ with a note
+// of what was wrong, for the postmaster. Only when everything is either
+// queued or kept does it return nil, and the handle exits 0.
+func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour) (*Received, error) {
+	batch, sum, err := m.spoolBatch(in)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(batch)
+	key := origin.ID.String() + ":" + sum
+	f, err := os.Open(batch)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res := &Received{}
+	r := bsmtp.NewReader(f)
+	for i := 0; ; i++ {
+		env, body, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.BadErrs = append(res.BadErrs, err)
+			if !errors.As(err, new(*bsmtp.Error)) {
+				return res, err // an I/O error, not a malformed batch
+			}
+			continue
+		}
+		if err := m.acceptOne(env, body, origin, fmt.Sprintf("%s:%d", key, i), res); err != nil {
+			var be *bsmtp.Error
+			if errors.As(err, &be) {
+				res.BadErrs = append(res.BadErrs, err)
+				continue
+			}
+			return res, err
+		}
+	}
+	if len(res.BadErrs) > 0 {
+		p, err := m.quarantine(batch, sum, origin, res.BadErrs)
+		if err != nil {
+			return res, err
+		}
+		res.Quarantined = p
+		m.Log.Mail(&Event{What: "quarantined", ID: filepath.Base(p), Err: errors.Join(res.BadErrs...)})
+	}
+	return res, nil
+}
+
+// acceptOne stores one transaction of a batch: its body is staged (so a
+// truncated DATA is never accepted), a Received header put in front.
+func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neighbour, key string, res *Received) error {
+	tmp, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "in-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	id := queue.KeyID(key)
+	rcvd := m.receivedHeader(origin, id, env.To)
+	n, err := io.Copy(tmp, io.MultiReader(strings.NewReader(rcvd), body))
+	if err != nil {
+		return err
+	}
+	if hops := countReceived(tmp); hops > maxHops {
+		res.BadErrs = append(res.BadErrs, fmt.Errorf("%w: %d Received headers (from <%s>)", ErrLoop, hops, env.From))
+		return nil
+	}
+	msg := &Message{Env: env, Size: n, Open: reopen(tmp.Name())}
+	m.fillHeaderFacts(msg)
+	idx := make([]int, len(env.To))
+	for i := range idx {
+		idx[i] = i
+	}
+	e, err := m.enqueue(msg, idx, origin.ID.String(), key)
+	if errors.Is(err, queue.ErrDuplicate) {
+		res.Duplicates++
+		m.Log.Mail(&Event{What: "duplicate", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e)})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res.Accepted = append(res.Accepted, e)
+	m.Log.Mail(&Event{What: "received", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Via: "nncp:" + origin.Name, Size: e.Size})
+	return nil
+}
+
+// ReceiveRmail takes one message from neighbour origin in rmail form: the
+// sender and recipients from the handle's arguments, the message on stdin.
+func (m *MTA) ReceiveRmail(in io.Reader, from string, to []string, origin *config.Neighbour) (*Received, error) {
+	if len(to) == 0 {
+		return nil, &PermanentError{errors.New("rmail: no recipients")}
+	}
+	batch, sum, err := m.spoolBatch(in)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(batch)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s", sum, from, strings.Join(to, "\x00"))
+	key := origin.ID.String() + ":rmail:" + hex.EncodeToString(h.Sum(nil))
+	f, err := os.Open(batch)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if from == "<>" {
+		from = ""
+	}
+	env := &bsmtp.Envelope{From: from, To: to}
+	res := &Received{}
+	return res, m.acceptOne(env, f, origin, key, res)
+}
+
+// spoolBatch copies in to a file in the queue's tmp/, fsynced, and
+// returns its path and SHA-256.
+func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
+	f, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), in)
+	if err == nil && !m.Queue.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", "", fmt.Errorf("storing the batch: %w", err)
+	}
+	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// quarantine keeps a batch with malformed parts, and a note saying what
+// was wrong, in QUEUE/bad/.
+func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []error) (string, error) {
+	dir := filepath.Join(m.Queue.Dir, "bad")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%s", m.Now().UTC().Format("20060102T150405"), sum[:16])
+	dst := filepath.Join(dir, name)
+	if err := copyFile(batch, dst); err != nil {
+		return "", err
+	}
+	var note bytes.Buffer
+	fmt.Fprintf(&note, "From node: %s (%s)\nReceived: %s\nSHA-256: %s\n", origin.Name, origin.ID, m.Now().UTC().Format(time.RFC3339), sum)
+	for _, e := range errs {
+		fmt.Fprintf(&note, "Error: %v\n", e)
+	}
+	if err := os.WriteFile(dst+".err", note.Bytes(), 0o600); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func reopen(path string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return os.Open(path) }
+}
+
+// receivedHeader is the trace line this node adds to mail it takes from a
+// neighbour.
+func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string) string {
+	forPart := ""
+	if len(to) == 1 {
+		forPart = "\n\tfor <" + to[0] + ">"
+	}
+	return fmt.Sprintf("Received: from %s (NNCP node %s)\n\tby %s (ferry) with NNCP id %s%s;\n\t%s\n",
+		origin.Name, origin.ID, m.Domain(), id, forPart, m.Now().Format(time.RFC1123Z))
+}
+
+const maxHops = 50
+
+// countReceived counts Received: fields in the header of the file f.
+func countReceived(f *os.File) int {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0
+	}
+	buf := make([]byte, 256<<10)
+	n, _ := io.ReadFull(f, buf)
+	head := buf[:n]
+	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i]
+	} else if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i]
+	}
+	c := 0
+	for _, l := range bytes.Split(head, []byte("\n")) {
+		if len(l) > 9 && strings.EqualFold(string(l[:9]), "received:") {
+			c++
+		}
+	}
+	return c
+}

@@ -1,0 +1,189 @@
+package mta
+
+import (
+	"errors"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"ferry/internal/mail/queue"
+	"ferry/internal/node"
+	"ferry/internal/spool"
+)
+
+// Item is one line of mailq: a message this node queued for a neighbour,
+// or one it holds in its mail queue (or held: the history).
+type Item struct {
+	ID      string
+	State   string // queued, carried, tossed, delivered, bounced, deferred, partly bounced, cancelled
+	Queued  time.Time
+	From    string
+	To      []string
+	Subject string
+	Size    int64
+	Where   string // the neighbour, or the routes taken
+	Reason  string // last error or bounce reason
+	Pkt     string
+	// Sent: true for packets this node made; false for its mail queue.
+	Sent bool
+}
+
+// List returns everything mailq shows, oldest first: messages sent as
+// packets (queued while the packet waits in tx/, carried once gone,
+// tossed once acknowledged, bounced or delivered once a report came
+// back), the mail queue and, with history, finished messages.
+func (m *MTA) List(history bool) ([]*Item, error) {
+	var out []*Item
+	sent, err := m.Queue.ListSent()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sent {
+		it := &Item{ID: s.ID, Queued: s.Queued, From: s.From, To: s.To, Subject: s.Subject, Size: s.Size,
+			Where: "nncp:" + s.Node, Pkt: s.Pkt, Sent: true, Reason: s.ReportText}
+		it.State = m.sentState(s)
+		if !history && it.State != "queued" && it.State != "carried" && it.State != "tossed" {
+			continue
+		}
+		out = append(out, it)
+	}
+	entries, err := m.Queue.List()
+	if err != nil {
+		return nil, err
+	}
+	if history {
+		done, err := m.Queue.History()
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, done...)
+	}
+	for _, e := range entries {
+		it := &Item{ID: e.ID, State: e.State(), Queued: e.Received, From: e.From, Subject: e.Subject, Size: e.Size}
+		var vias, reasons []string
+		for _, r := range e.Rcpts {
+			it.To = append(it.To, r.Addr)
+			if r.Via != "" && !contains(vias, r.Via) {
+				vias = append(vias, r.Via)
+			}
+			if r.Err != "" && r.State != queue.Delivered {
+				reasons = append(reasons, r.Addr+": "+r.Err)
+			}
+		}
+		if e.Finished.IsZero() == false && e.State() == "bounced" && allCancelled(e) {
+			it.State = "cancelled"
+		}
+		it.Where = strings.Join(vias, ", ")
+		it.Reason = strings.Join(reasons, "; ")
+		out = append(out, it)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Queued.Before(out[j].Queued) })
+	return out, nil
+}
+
+func allCancelled(e *queue.Entry) bool {
+	for _, r := range e.Rcpts {
+		if r.Err != "cancelled by the administrator" {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *MTA) sentState(s *queue.Sent) string {
+	switch {
+	case s.Cancelled:
+		return "cancelled"
+	case s.Report != "":
+		return s.Report
+	}
+	hop, err := node.ParseID(s.Hop)
+	if err == nil {
+		if _, err := os.Stat(m.Spool.PktPath(hop, spool.TX, s.Pkt)); err == nil {
+			return "queued"
+		}
+	}
+	if s.Acked {
+		return "tossed"
+	}
+	return "carried"
+}
+
+// ErrNotCancellable is returned by Cancel for a message that left.
+var ErrNotCancellable = errors.New("message has left this node: it can no longer be cancelled")
+
+// Cancel removes a message that is still here: a packet still waiting in
+// tx/, or an entry of the mail queue.
+func (m *MTA) Cancel(id string) error {
+	if s, err := m.Queue.GetSent(id); err == nil {
+		if m.sentState(s) != "queued" {
+			return ErrNotCancellable
+		}
+		hop, err := node.ParseID(s.Hop)
+		if err != nil {
+			return err
+		}
+		if err := m.Spool.Remove(hop, spool.TX, s.Pkt); err != nil {
+			return err
+		}
+		s.Cancelled = true
+		return m.Queue.UpdateSent(s)
+	}
+	if err := m.Queue.Remove(id); err != nil {
+		if errors.Is(err, queue.ErrNotFound) {
+			if _, herr := m.Queue.History(); herr == nil {
+				return ErrNotCancellable
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// NoteACK records that the neighbour acknowledged packet pkt: a message
+// sent in it is "tossed" there.
+func (m *MTA) NoteACK(pkt string) {
+	sent, err := m.Queue.ListSent()
+	if err != nil {
+		return
+	}
+	for _, s := range sent {
+		if s.Pkt == pkt && !s.Acked {
+			s.Acked = true
+			m.Queue.UpdateSent(s)
+		}
+	}
+}
+
+// NoteReport records a delivery report (a DSN that came back) about a
+// message this node sent, found by its envelope id.
+func (m *MTA) NoteReport(envID, action, text string) bool {
+	s, err := m.Queue.GetSent(envID)
+	if err != nil {
+		return false
+	}
+	switch action {
+	case "failed":
+		s.Report = "bounced"
+	case "delivered", "relayed", "expanded":
+		if s.Report == "bounced" {
+			return true
+		}
+		s.Report = "delivered"
+	default:
+		return true
+	}
+	s.ReportText = text
+	m.Queue.UpdateSent(s)
+	return true
+}

@@ -1,0 +1,375 @@
+// Package queue owns ferry's mail queue: messages accepted for delivery
+// (each a message file and an envelope file with per-recipient state),
+// their history once finished, the records of messages this node handed
+// to NNCP, and the markers that keep a retried batch from delivering a
+// message twice. Every write is atomic: temp file, fsync, rename, fsync of
+// the directory.
+//
+//	QUEUE/msg/ID        the message as accepted
+//	QUEUE/env/ID        its envelope and state (JSON); its presence means "queued"
+//	QUEUE/done/ID       the final envelope of a delivered or bounced message
+//	QUEUE/sent/ID       a message this node queued as an NNCP packet
+//	QUEUE/keys/KEY      an accepted message's dedup key -> ID
+//	QUEUE/tmp/
+package queue
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Errors of the queue.
+var (
+	ErrNotFound  = errors.New("no such message in the queue")
+	ErrDuplicate = errors.New("message already accepted")
+	ErrLocked    = errors.New("message is being delivered by another process")
+)
+
+// Recipient states.
+const (
+	Pending   = "pending"   // not delivered yet (maybe deferred)
+	Delivered = "delivered" // delivered or relayed for good
+	Failed    = "failed"    // failed for good; a bounce was (or will be) sent
+)
+
+// Rcpt is one recipient and what became of it.
+type Rcpt struct {
+	Addr     string    `json:"addr"`
+	ORcpt    string    `json:"orcpt,omitempty"`
+	Notify   string    `json:"notify,omitempty"`
+	State    string    `json:"state"`
+	Via      string    `json:"via,omitempty"` // how it was delivered: "maildir:/..", "nncp:far", "smtp:host"
+	Err      string    `json:"err,omitempty"` // last error
+	Code     int       `json:"code,omitempty"`
+	Enhanced string    `json:"enhanced,omitempty"`
+	Diag     string    `json:"diag,omitempty"` // DSN Diagnostic-Code
+	Updated  time.Time `json:"updated"`
+	Bounced  bool      `json:"bounced,omitempty"` // a DSN for this failure was queued
+}
+
+// Entry is a queued message's envelope and state.
+type Entry struct {
+	ID       string    `json:"id"`
+	From     string    `json:"from"` // "" is the null sender
+	Rcpts    []*Rcpt   `json:"rcpts"`
+	Origin   string    `json:"origin,omitempty"` // NNCP node id it came from; "" for local submission
+	Received time.Time `json:"received"`
+	Size     int64     `json:"size"`
+	// Header facts for mailq.
+	MessageID string `json:"message_id,omitempty"`
+	Subject   string `json:"subject,omitempty"`
+	// ESMTP parameters to carry on.
+	EnvID    string    `json:"envid,omitempty"`
+	Ret      string    `json:"ret,omitempty"`
+	Body     string    `json:"body,omitempty"`
+	Attempts int       `json:"attempts"`
+	NextTry  time.Time `json:"next_try"`
+	LastErr  string    `json:"last_err,omitempty"`
+	Finished time.Time `json:"finished,omitzero"`
+	Key      string    `json:"key,omitempty"`
+}
+
+// Done reports whether no recipient is pending.
+func (e *Entry) Done() bool {
+	for _, r := range e.Rcpts {
+		if r.State == Pending {
+			return false
+		}
+	}
+	return true
+}
+
+// State sums up an entry for mailq: queued, deferred, delivered, bounced,
+// or partly bounced.
+func (e *Entry) State() string {
+	var pend, del, fail int
+	for _, r := range e.Rcpts {
+		switch r.State {
+		case Pending:
+			pend++
+		case Delivered:
+			del++
+		case Failed:
+			fail++
+		}
+	}
+	switch {
+	case pend > 0 && e.Attempts > 0:
+		return "deferred"
+	case pend > 0:
+		return "queued"
+	case fail == 0:
+		return "delivered"
+	case del == 0:
+		return "bounced"
+	}
+	return "partly bounced"
+}
+
+// Queue is an open mail queue directory.
+type Queue struct {
+	Dir    string
+	NoSync bool
+}
+
+var subdirs = []string{"msg", "env", "done", "sent", "keys", "tmp"}
+
+// Open creates the queue's directories if needed.
+func Open(dir string, noSync bool) (*Queue, error) {
+	for _, s := range subdirs {
+		if err := os.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
+			return nil, fmt.Errorf("mail queue: %w", err)
+		}
+	}
+	return &Queue{Dir: dir, NoSync: noSync}, nil
+}
+
+func (q *Queue) path(sub, id string) string { return filepath.Join(q.Dir, sub, id) }
+
+var idEnc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// NewID returns a fresh message id: time-ordered, then random.
+func NewID(now time.Time) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%s", strings.ToUpper(fmt.Sprintf("%09x", now.Unix())), idEnc.EncodeToString(b[:5]))
+}
+
+// KeyID derives a message id from a dedup key, so that accepting the
+// same message again finds the same entry.
+func KeyID(key string) string {
+	s := sha256.Sum256([]byte(key))
+	return "K-" + idEnc.EncodeToString(s[:10])
+}
+
+// writeAtomic writes data to sub/name via tmp/.
+func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) error {
+	f, err := os.CreateTemp(q.path("tmp", ""), name+".*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if !q.NoSync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), q.path(sub, name)); err != nil {
+		return err
+	}
+	ok = true
+	return q.syncDir(sub)
+}
+
+func (q *Queue) syncDir(sub string) error {
+	if q.NoSync {
+		return nil
+	}
+	d, err := os.Open(q.path(sub, ""))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func writeJSON(v any) func(*os.File) error {
+	return func(f *os.File) error {
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+}
+
+// Accept stores a message durably and returns its entry. If e.Key is set
+// and a message with that key was accepted before (queued or finished),
+// it returns that entry and ErrDuplicate, and stores nothing.
+func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
+	if e.Key != "" {
+		e.ID = KeyID(e.Key)
+		if old, err := q.Get(e.ID); err == nil {
+			return old, ErrDuplicate
+		}
+		if old, err := q.getFrom("done", e.ID); err == nil {
+			return old, ErrDuplicate
+		}
+	}
+	if e.ID == "" {
+		e.ID = NewID(e.Received)
+	}
+	for _, r := range e.Rcpts {
+		if r.State == "" {
+			r.State = Pending
+		}
+	}
+	var n int64
+	err := q.writeAtomic("msg", e.ID, func(f *os.File) error {
+		var err error
+		n, err = io.Copy(f, msg)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mail queue: storing message: %w", err)
+	}
+	e.Size = n
+	if err := q.writeAtomic("env", e.ID, writeJSON(e)); err != nil {
+		os.Remove(q.path("msg", e.ID))
+		return nil, fmt.Errorf("mail queue: storing envelope: %w", err)
+	}
+	return e, nil
+}
+
+// Get reads a queued entry.
+func (q *Queue) Get(id string) (*Entry, error) { return q.getFrom("env", id) }
+
+func (q *Queue) getFrom(sub, id string) (*Entry, error) {
+	if strings.ContainsAny(id, "/\x00") || id == "" || id == "." || id == ".." {
+		return nil, ErrNotFound
+	}
+	b, err := os.ReadFile(q.path(sub, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("mail queue: %s/%s: %w", sub, id, err)
+	}
+	return &e, nil
+}
+
+// Open returns the message of a queued entry.
+func (q *Queue) Open(id string) (io.ReadCloser, error) {
+	f, err := os.Open(q.path("msg", id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	return f, err
+}
+
+// Update rewrites a queued entry's envelope.
+func (q *Queue) Update(e *Entry) error { return q.writeAtomic("env", e.ID, writeJSON(e)) }
+
+// Finish moves a finished entry to the history and drops its message.
+func (q *Queue) Finish(e *Entry, now time.Time) error {
+	e.Finished = now
+	if err := q.writeAtomic("done", e.ID, writeJSON(e)); err != nil {
+		return err
+	}
+	if err := os.Remove(q.path("env", e.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	os.Remove(q.path("msg", e.ID))
+	return q.syncDir("env")
+}
+
+// Remove drops a queued entry without delivering it (mailq -rm).
+func (q *Queue) Remove(id string) error {
+	e, err := q.Get(id)
+	if err != nil {
+		return err
+	}
+	unlock, err := q.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, r := range e.Rcpts {
+		if r.State == Pending {
+			r.State, r.Err = Failed, "cancelled by the administrator"
+		}
+	}
+	return q.Finish(e, time.Now())
+}
+
+// Lock takes an exclusive, non-blocking lock on a queued entry so that two
+// queue runners never deliver the same message at once.
+func (q *Queue) Lock(id string) (func(), error) {
+	f, err := os.Open(q.path("env", id))
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, ErrLocked
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// List returns the queued entries (due or not), oldest first.
+func (q *Queue) List() ([]*Entry, error) { return q.list("env") }
+
+// History returns finished entries, oldest first.
+func (q *Queue) History() ([]*Entry, error) { return q.list("done") }
+
+func (q *Queue) list(sub string) ([]*Entry, error) {
+	ents, err := os.ReadDir(q.path(sub, ""))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Entry
+	for _, de := range ents {
+		e, err := q.getFrom(sub, de.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Received.Before(out[j].Received) })
+	return out, nil
+}
+
+// Due returns the queued entries whose next try has come.
+func (q *Queue) Due(now time.Time) ([]*Entry, error) {
+	all, err := q.List()
+	if err != nil {
+		return nil, err
+	}
+	var due []*Entry
+	for _, e := range all {
+		if !e.NextTry.After(now) {
+			due = append(due, e)
+		}
+	}
+	return due, nil
+}
+
+// Prune drops history entries finished before `before`.
+func (q *Queue) Prune(before time.Time) error {
+	hist, err := q.History()
+	if err != nil {
+		return err
+	}
+	for _, e := range hist {
+		if e.Finished.Before(before) {
+			os.Remove(q.path("done", e.ID))
+		}
+	}
+	return nil
+}

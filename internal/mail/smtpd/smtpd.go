@@ -1,0 +1,274 @@
+// Package smtpd owns ferry's SMTP listener: MTAs and programs that can
+// relay over SMTP but have no pipe transport hand it mail, and it queues
+// each message the way ferry sendmail does. It answers 250 only once the
+// message is safely queued; otherwise 4xx (try again) or 5xx (never).
+package smtpd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"ferry/internal/mail/bsmtp"
+	"ferry/internal/mail/mta"
+)
+
+// Options configure a server.
+type Options struct {
+	// Domain is announced in the greeting.
+	Domain string
+	// MaxMessageBytes refuses bigger messages (552); 0: 100 MiB.
+	MaxMessageBytes int64
+	// TmpDir holds message bodies while they are checked and queued.
+	TmpDir string
+	// Now is the clock of Received headers.
+	Now func() time.Time
+}
+
+// Server is an SMTP listener in front of an MTA.
+type Server struct {
+	s   *smtp.Server
+	m   *mta.MTA
+	mu  sync.Mutex // the MTA's queue is not built for concurrent submits
+	opt Options
+}
+
+// New returns a server that submits into m.
+func New(m *mta.MTA, o Options) *Server {
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = 100 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	srv := &Server{m: m, opt: o}
+	s := smtp.NewServer(srv)
+	s.Domain = o.Domain
+	s.MaxMessageBytes = o.MaxMessageBytes
+	s.MaxRecipients = 1000
+	s.ReadTimeout = 10 * time.Minute
+	s.WriteTimeout = time.Minute
+	s.EnableSMTPUTF8 = true
+	s.EnableDSN = true
+	s.ErrorLog = nopLog{}
+	srv.s = s
+	return srv
+}
+
+type nopLog struct{}
+
+func (nopLog) Printf(string, ...any) {}
+func (nopLog) Println(...any)        {}
+
+// Serve accepts connections on l until Close.
+func (srv *Server) Serve(l net.Listener) error {
+	err := srv.s.Serve(l)
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the server and its connections.
+func (srv *Server) Close() error { return srv.s.Close() }
+
+// ServeConn runs one SMTP session on an existing connection (sendmail -bs
+// on stdin and stdout) and returns when it ends.
+func (srv *Server) ServeConn(c net.Conn) error {
+	l := &oneConn{c: c, done: make(chan struct{})}
+	go func() {
+		<-l.done
+		srv.s.Close()
+	}()
+	err := srv.s.Serve(l)
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// NewSession implements smtp.Backend.
+func (srv *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	remote := "local"
+	if a := c.Conn().RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	return &session{srv: srv, helo: c.Hostname(), remote: remote}, nil
+}
+
+type session struct {
+	srv    *Server
+	helo   string
+	remote string
+	env    *bsmtp.Envelope
+}
+
+func (s *session) Reset()        { s.env = nil }
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, o *smtp.MailOptions) error {
+	if from != "" {
+		if err := bsmtp.CheckAddress(from); err != nil {
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address"}
+		}
+	}
+	env := &bsmtp.Envelope{From: from}
+	if o != nil {
+		if o.Size > s.srv.opt.MaxMessageBytes {
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
+		}
+		if o.Body != "" {
+			env.Params = append(env.Params, bsmtp.Param{Key: "BODY", Value: string(o.Body)})
+		}
+		if o.Return != "" {
+			env.Params = append(env.Params, bsmtp.Param{Key: "RET", Value: string(o.Return)})
+		}
+		if o.EnvelopeID != "" {
+			env.Params = append(env.Params, bsmtp.Param{Key: "ENVID", Value: xtext(o.EnvelopeID)})
+		}
+		if o.UTF8 {
+			env.Params = append(env.Params, bsmtp.Param{Key: "SMTPUTF8"})
+		}
+	}
+	s.env = env
+	return nil
+}
+
+func (s *session) Rcpt(to string, o *smtp.RcptOptions) error {
+	if s.env == nil {
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL first"}
+	}
+	to = s.srv.m.Qualify(to)
+	if err := bsmtp.CheckAddress(to); err != nil {
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address"}
+	}
+	// Refuse now what can never be delivered, rather than bounce later.
+	if r := s.srv.m.Route(to); r.Kind == mta.RouteNone {
+		code, enh := 550, smtp.EnhancedCode{5, 1, 2}
+		if errors.Is(r.Err, mta.ErrUnknownUser) {
+			enh = smtp.EnhancedCode{5, 1, 1}
+		}
+		return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: r.Err.Error()}
+	}
+	var ps []bsmtp.Param
+	if o != nil {
+		if len(o.Notify) > 0 {
+			n := make([]string, len(o.Notify))
+			for i, v := range o.Notify {
+				n[i] = string(v)
+			}
+			ps = append(ps, bsmtp.Param{Key: "NOTIFY", Value: strings.Join(n, ",")})
+		}
+		if o.OriginalRecipient != "" {
+			ps = append(ps, bsmtp.Param{Key: "ORCPT", Value: string(o.OriginalRecipientType) + ";" + xtext(o.OriginalRecipient)})
+		}
+	}
+	s.env.To = append(s.env.To, to)
+	s.env.RcptParams = append(s.env.RcptParams, ps)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	if s.env == nil || len(s.env.To) == 0 {
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "RCPT first"}
+	}
+	f, err := os.CreateTemp(s.srv.opt.TmpDir, "smtpd-*")
+	if err != nil {
+		return tempErr(err)
+	}
+	os.Remove(f.Name())
+	defer f.Close()
+	rcvd := fmt.Sprintf("Received: from %s (%s)\n\tby %s (ferry) with SMTP;\n\t%s\n",
+		s.helo, s.remote, s.srv.m.Domain(), s.srv.opt.Now().Format(time.RFC1123Z))
+	n, err := io.Copy(f, io.MultiReader(strings.NewReader(rcvd), r))
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se
+		}
+		return tempErr(err)
+	}
+	msg := &mta.Message{Env: s.env, Size: n, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(io.NewSectionReader(f, 0, n)), nil
+	}}
+	s.srv.mu.Lock()
+	_, err = s.srv.m.Submit(msg, mta.SubmitOptions{})
+	s.srv.mu.Unlock()
+	if err != nil {
+		if mta.IsPermanent(err) {
+			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 0, 0}, Message: err.Error()}
+		}
+		return tempErr(err)
+	}
+	return nil
+}
+
+func tempErr(err error) error {
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "not queued, try again later: " + err.Error()}
+}
+
+// xtext encodes s as RFC 3461 xtext.
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 33 || c > 126 || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// oneConn is a listener that yields one connection, then reports closed
+// once that connection is done.
+type oneConn struct {
+	c    net.Conn
+	once sync.Once
+	done chan struct{}
+	used bool
+	mu   sync.Mutex
+}
+
+func (l *oneConn) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if !l.used {
+		l.used = true
+		l.mu.Unlock()
+		return &notifyConn{Conn: l.c, l: l}, nil
+	}
+	l.mu.Unlock()
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConn) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *oneConn) Addr() net.Addr { return stdioAddr{} }
+
+type notifyConn struct {
+	net.Conn
+	l *oneConn
+}
+
+func (c *notifyConn) Close() error {
+	err := c.Conn.Close()
+	c.l.Close()
+	return err
+}
+
+type stdioAddr struct{}
+
+func (stdioAddr) Network() string { return "stdio" }
+func (stdioAddr) String() string  { return "stdio" }
