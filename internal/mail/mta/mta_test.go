@@ -79,13 +79,13 @@ func TestRoute(t *testing.T) {
 	_, ms, _ := setup(t)
 	hub := ms["hub"]
 	for rcpt, want := range map[string]string{
-		"alice@hub.example":   "maildir:",
+		"alice@hub.example":     "maildir:",
 		"Alice+tag@HUB.example": "maildir:",
-		"bob":                 "maildir:",
-		"carol@hub.example":   "none",
-		"x@far.example":       "nncp:far",
-		"x@deep.far.example":  "nncp:far",
-		"x@notfar.example":    "none",
+		"bob":                   "maildir:",
+		"carol@hub.example":     "none",
+		"x@far.example":         "nncp:far",
+		"x@deep.far.example":    "nncp:far",
+		"x@notfar.example":      "none",
 	} {
 		if got := hub.Route(rcpt).Via(); !strings.HasPrefix(got, want) {
 			t.Errorf("%s: %s, want %s", rcpt, got, want)
