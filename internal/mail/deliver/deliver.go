@@ -17,6 +17,9 @@
 // Messages are streamed, never held in memory: Message.Open is called once
 // per attempt (once per recipient for the local backends).
 //
+// Cancelling the context stops a delivery in progress (the pipe command
+// killed, the connection closed) and makes it temporary, nothing committed.
+//
 // Local deliveries (Maildir, Mbox, Pipe) add, like Exim's return_path_add
 // and Postfix's local(8), two lines in front of the message:
 //

@@ -343,3 +343,29 @@ func TestMboxLarge(t *testing.T) {
 		t.Errorf("file has %d bytes, want %d", fi.Size(), want)
 	}
 }
+
+// FuzzMboxrd compares the streaming quoting with mboxrd's rule applied to
+// the whole text, through a small read buffer.
+func FuzzMboxrd(f *testing.F) {
+	for _, b := range bodies {
+		f.Add(b)
+	}
+	f.Add(">>>>>>>>>>>>>>>>>>>>>>From x")
+	f.Add("a\n>From\n>From \nFrom")
+	f.Fuzz(func(t *testing.T, body string) {
+		var out strings.Builder
+		w := bufio.NewWriter(&out)
+		endsNL, err := copyQuoted(w, bufio.NewReaderSize(strings.NewReader(body), 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		want := regexp.MustCompile(`(?m)^(>*From )`).ReplaceAllString(body, ">$1")
+		if out.String() != want {
+			t.Fatalf("quoted %q to %q, want %q", body, out.String(), want)
+		}
+		if endsNL != (body == "" || strings.HasSuffix(body, "\n")) {
+			t.Fatalf("endsNL %v for %q", endsNL, body)
+		}
+	})
+}

@@ -44,7 +44,8 @@ const (
 //   - the DATA replies (354, then the one after the final dot) decide for
 //     every recipient the server accepted; a recipient is delivered only
 //     on 250 after the final dot;
-//   - a 5xx reply to MAIL is permanent for all; 421 anywhere, a lost
+//   - a 5xx reply to MAIL is permanent for all, except 530 (authentication
+//     required: the relay's configuration, see AUTH below); 421 anywhere, a lost
 //     connection, a timeout, and any failure before MAIL (connecting, the
 //     greeting, EHLO, TLS, AUTH) are temporary for all that are not decided
 //     yet: they are about the server, not the message;
@@ -58,6 +59,8 @@ const (
 // credentials are the relay's configuration, not the message's fault, and
 // mail waits in the queue until an administrator fixes them instead of
 // bouncing. Missing TLS or a missing mechanism is temporary too (ErrAuth).
+// TLSOpportunistic without a TLSConfig does not verify the certificate, so
+// a smarthost that gets a password should use TLSStartTLS or TLSImplicit.
 //
 // 8BITMIME: go-smtp's client adds BODY=8BITMIME to MAIL whenever the
 // server advertises 8BITMIME, whatever the message holds (RFC 6152 allows
@@ -129,7 +132,11 @@ func (s SMTP) Deliver(ctx context.Context, msg *Message, rcpts []string) []Resul
 		return out
 	}
 	if err := sess.c.Mail(msg.From, opts); err != nil {
-		set(pending, sess.fail("MAIL FROM:<"+msg.From+">", err))
+		e := sess.fail("MAIL FROM:<"+msg.From+">", err)
+		if e.Code == 530 { // authentication required: the relay's configuration
+			e = soften(e, 451)
+		}
+		set(pending, e)
 		return out
 	}
 
@@ -150,6 +157,7 @@ func (s SMTP) Deliver(ctx context.Context, msg *Message, rcpts []string) []Resul
 		out[i].Err = e
 	}
 	if len(accepted) == 0 {
+		sess.c.Quit()
 		return out
 	}
 

@@ -166,6 +166,17 @@ func TestSMTPAuthRefused(t *testing.T) {
 	}
 }
 
+// TestSMTPAuthRequired: a 530 to MAIL (no credentials configured) is
+// deferred like a refused AUTH.
+func TestSMTPAuthRequired(t *testing.T) {
+	be := &backend{user: "hub", pass: "secret"}
+	_, addr := serve(t, be, nil, false, func(s *smtp.Server) { s.AllowInsecureAuth = true })
+	res := SMTP{Addr: addr, TLS: TLSNone}.Deliver(context.Background(), bytesMessage("", "x\n"), []string{"a@x.example"})
+	if e := wantErr(t, res[0].Err, true, 451, "4.7.0"); e.Reply != "530 5.7.0 Authentication required" {
+		t.Errorf("error %v", e)
+	}
+}
+
 func TestSMTPAuthNeedsTLS(t *testing.T) {
 	be := &backend{user: "hub", pass: "secret"}
 	srv, addr := serve(t, be, nil, false, func(s *smtp.Server) { s.AllowInsecureAuth = true })
@@ -304,6 +315,47 @@ func TestSMTPNo8BitMIME(t *testing.T) {
 	// ReadDotBytes turns CRLF into LF.
 	if want := smtpBody + "\n"; data != want {
 		t.Errorf("data %q, want %q", data, want)
+	}
+}
+
+// TestSMTPAuthLogin: LOGIN when the server offers no PLAIN.
+func TestSMTPAuthLogin(t *testing.T) {
+	var authLine, passLine string
+	addr, done := scripted(t, func(tp *textproto.Conn) error {
+		tp.PrintfLine("220 login.test ESMTP")
+		expect(tp, "EHLO ")
+		tp.PrintfLine("250-login.test\r\n250 AUTH LOGIN CRAM-MD5")
+		var err error
+		if authLine, err = expect(tp, "AUTH LOGIN "); err != nil {
+			return err
+		}
+		tp.PrintfLine("334 UGFzc3dvcmQ6") // "Password:"
+		if passLine, err = tp.ReadLine(); err != nil {
+			return err
+		}
+		tp.PrintfLine("235 2.7.0 ok")
+		expect(tp, "MAIL FROM:<>")
+		tp.PrintfLine("250 ok")
+		expect(tp, "RCPT TO:<a@x.example>")
+		tp.PrintfLine("250 ok")
+		expect(tp, "DATA")
+		tp.PrintfLine("354 go")
+		tp.ReadDotBytes()
+		tp.PrintfLine("250 ok")
+		expect(tp, "QUIT")
+		tp.PrintfLine("221 bye")
+		return nil
+	})
+	s := SMTP{Addr: addr, TLS: TLSNone, Username: "hub", Password: "secret", AuthWithoutTLS: true}
+	res := s.Deliver(context.Background(), bytesMessage("", "x\n"), []string{"a@x.example"})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if authLine != "AUTH LOGIN aHVi" || passLine != "c2VjcmV0" {
+		t.Errorf("AUTH %q, password %q", authLine, passLine)
 	}
 }
 

@@ -187,11 +187,17 @@ func (sess *session) fail(stage string, err error) *Error {
 // 4.x.x, the server's reply stays in Reply.
 func (sess *session) connFail(stage string, err error) *Error {
 	e := sess.fail(stage, err)
+	if stage == "AUTH" {
+		return soften(e, 454)
+	}
+	return soften(e, 451)
+}
+
+// soften makes a permanent error temporary with code, keeping the
+// detail of the status and the server's Reply.
+func soften(e *Error, code int) *Error {
 	if !e.Temporary() {
-		e.Code = 451
-		if stage == "AUTH" {
-			e.Code = 454
-		}
+		e.Code = code
 		e.Enhanced = "4" + e.Enhanced[1:]
 	}
 	return e

@@ -78,7 +78,7 @@ func (s *testSession) Auth(mech string) (sasl.Server, error) {
 
 func (s *testSession) Mail(from string, opts *smtp.MailOptions) error {
 	if s.b.user != "" && s.user == "" {
-		return smtp.ErrAuthRequired
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
 	s.cur.from, s.cur.user = from, s.user
 	if opts != nil {

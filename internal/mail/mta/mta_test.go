@@ -293,3 +293,32 @@ func TestRetryBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A message for an unknown user at the hub comes back to the satellite
+// as a DSN over NNCP, and the satellite's mailq says it bounced.
+func TestBounceBackToOrigin(t *testing.T) {
+	net, ms, evs := setup(t)
+	sat := ms["sat"]
+	sub, err := sat.Submit(message("root@sat.example", []string{"nobody@hub.example", "alice@hub.example"}, "hi\n"), SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carryMail(t, net, ms, "sat", "hub")
+	if evs["hub"].count("bounced") != 1 || evs["hub"].count("delivered") != 1 {
+		t.Fatalf("hub: %d bounced, %d delivered", evs["hub"].count("bounced"), evs["hub"].count("delivered"))
+	}
+	res := carryMail(t, net, ms, "hub", "sat")
+	if len(res) != 1 || len(res[0].Accepted) != 1 || res[0].Accepted[0].From != "" {
+		t.Fatalf("the bounce did not come back: %+v", res)
+	}
+	items, _ := sat.List(true)
+	var state, reason string
+	for _, it := range items {
+		if it.ID == sub.Packets[0].ID {
+			state, reason = it.State, it.Reason
+		}
+	}
+	if state != "bounced" || !strings.Contains(reason, "nobody@hub.example") || !strings.Contains(reason, "5.1.") {
+		t.Fatalf("mailq on sat: %q (%s)", state, reason)
+	}
+}

@@ -102,6 +102,9 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 	}
 	msg := &Message{Env: env, Size: n, Open: reopen(tmp.Name())}
 	m.fillHeaderFacts(msg)
+	if env.From == "" {
+		m.noteDSN(msg.Open)
+	}
 	idx := make([]int, len(env.To))
 	for i := range idx {
 		idx[i] = i

@@ -166,10 +166,22 @@ func (m *MTA) NoteACK(pkt string) {
 }
 
 // NoteReport records a delivery report (a DSN that came back) about a
-// message this node sent, found by its envelope id.
-func (m *MTA) NoteReport(envID, action, text string) bool {
-	s, err := m.Queue.GetSent(envID)
+// message this node sent, found by its Message-ID.
+func (m *MTA) NoteReport(messageID, action, text string) bool {
+	if messageID == "" {
+		return false
+	}
+	all, err := m.Queue.ListSent()
 	if err != nil {
+		return false
+	}
+	var s *queue.Sent
+	for _, x := range all {
+		if x.MessageID == messageID {
+			s = x
+		}
+	}
+	if s == nil {
 		return false
 	}
 	switch action {

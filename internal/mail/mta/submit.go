@@ -173,17 +173,6 @@ func subEnvelope(env *bsmtp.Envelope, idx []int) *bsmtp.Envelope {
 	return out
 }
 
-// withParam returns params with key set to value (replacing it).
-func withParam(params []bsmtp.Param, key, value string) []bsmtp.Param {
-	out := make([]bsmtp.Param, 0, len(params)+1)
-	for _, p := range params {
-		if !strings.EqualFold(p.Key, key) {
-			out = append(out, p)
-		}
-	}
-	return append(out, bsmtp.Param{Key: key, Value: value})
-}
-
 // sendToNode queues the message for the recipients idx as one exec packet
 // for neighbour n's mail handle, and records it for mailq.
 func (m *MTA) sendToNode(n *config.Neighbour, msg *Message, idx []int) (*queue.Sent, error) {
@@ -191,10 +180,6 @@ func (m *MTA) sendToNode(n *config.Neighbour, msg *Message, idx []int) (*queue.S
 	sent := &queue.Sent{From: env.From, To: env.To, Node: n.Name, NodeID: n.ID.String(), Size: msg.Size,
 		MessageID: msg.MessageID, Subject: msg.Subject, Queued: m.Now()}
 	sent.ID = queue.NewID(sent.Queued)
-	if _, has := env.Param("ENVID"); !has {
-		// The envelope id comes back in bounces: mailq matches them.
-		env.Params = withParam(env.Params, "ENVID", sent.ID)
-	}
 	r, err := m.sendEnvelope(n, env, msg)
 	if err != nil {
 		return nil, err
@@ -210,7 +195,12 @@ func (m *MTA) sendToNode(n *config.Neighbour, msg *Message, idx []int) (*queue.S
 // sendEnvelope queues an exec packet carrying msg with env for n: a BSMTP
 // batch on the handle's stdin, or in rmail mode the raw message with
 // "-f SENDER RCPT..." as arguments.
+//
+// The batch carries no ESMTP parameters (SIZE, BODY, ENVID, NOTIFY...):
+// Exim's -bS, the usual receiver, refuses every one of them with "501
+// malformed address", as its own pipe transport never writes them.
 func (m *MTA) sendEnvelope(n *config.Neighbour, env *bsmtp.Envelope, msg *Message) (*tx.Result, error) {
+	env = &bsmtp.Envelope{From: env.From, To: env.To}
 	rc, err := msg.Open()
 	if err != nil {
 		return nil, err

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"ferry/internal/bundle"
+	"ferry/internal/config"
+	"ferry/internal/node"
+	"ferry/internal/pktcrypt"
+	"ferry/internal/spool"
+	"ferry/internal/tx"
+	"ferry/internal/wire"
+)
+
+func init() {
+	register("ack", &command{summary: "send packet receipt acknowledgement", run: runAck, nncp: true})
+	probeFD4()
+}
+
+// nncp-ack writes the ACK packets it makes to file descriptor 4 when the
+// caller opened it ("nncp-ack ... 4>&1 >&2 | nncp-rm -pkt"). Whether fd 4
+// was open is noted when the process starts, before ferry opens files of
+// its own that could take that number.
+var fd4At struct {
+	ok       bool
+	dev, ino uint64
+}
+
+func probeFD4() {
+	var st unix.Stat_t
+	if unix.Fstat(4, &st) != nil {
+		return
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+	default:
+		return // an epoll or event fd of the runtime, a directory...
+	}
+	fl, err := unix.FcntlInt(4, unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_ACCMODE == unix.O_RDONLY {
+		return // inherited by accident, not opened for us to write to
+	}
+	fd4At.ok, fd4At.dev, fd4At.ino = true, uint64(st.Dev), st.Ino
+}
+
+// ackOutput returns where to list the ACK packets made, or nil. Commands
+// run in-process (tests) pass it in Env.ExtraFiles[4].
+func (x *ctx) ackOutput() io.Writer {
+	if x.ExtraFiles != nil {
+		if f := x.ExtraFiles[4]; f != nil {
+			return f
+		}
+		return nil
+	}
+	if !fd4At.ok {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(4, &st) != nil || uint64(st.Dev) != fd4At.dev || st.Ino != fd4At.ino {
+		return nil
+	}
+	return os.NewFile(4, "fd4")
+}
+
+func runAck(x *ctx, args []string) error {
+	fs := x.flags("[options] -all", "[options] -node NODE[,...]", "[options] -node NODE -pkt PKT")
+	all := fs.Bool("all", false, "ACK all rx packet for all nodes")
+	nodesS := fs.String("node", "", "ACK rx packets for that node")
+	pkt := fs.String("pkt", "", "ACK only that packet")
+	minSize := fs.Uint64("minsize", 0, "Minimal required resulting packet size, in KiB")
+	niceS := fs.String("nice", "N", "Outbound packet niceness")
+	viaS := fs.String("via", "", "Override Via path to destination node (ignored with -all)")
+	if err := x.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || *all == (*nodesS != "") || (*pkt != "" && (*all || strings.Contains(*nodesS, ","))) {
+		fs.Usage()
+		return exitCode(1, nil)
+	}
+	nice, err := parseNice("nice", *niceS)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var pktID [32]byte
+	if *pkt != "" {
+		b, err := node.B32.DecodeString(*pkt)
+		if err != nil || len(b) != len(pktID) {
+			return fmt.Errorf("invalid packet id %q: want the Base32 name of a packet", *pkt)
+		}
+		copy(pktID[:], b)
+	}
+	if err := x.setup(); err != nil {
+		return err
+	}
+	self, err := x.self()
+	if err != nil {
+		return err
+	}
+	var nodes []*config.Neighbour
+	o := tx.Options{Nice: nice, MinSize: int64(*minSize) * 1024}
+	if *all {
+		for _, name := range x.cfg.Names() {
+			if n := x.cfg.Neigh[name]; n.ID != self.ID {
+				nodes = append(nodes, n)
+			}
+		}
+	} else {
+		for _, s := range strings.Split(*nodesS, ",") {
+			n, err := x.node(strings.TrimSpace(s))
+			if err != nil {
+				return err
+			}
+			nodes = append(nodes, n)
+		}
+		if o.Via, err = x.parseVia(*viaS); err != nil {
+			return err
+		}
+	}
+	out := x.ackOutput()
+	failed := 0
+	for _, n := range nodes {
+		if *pkt != "" {
+			if err := x.sendACK(n, *pkt, pktID, o, out); err != nil {
+				return err
+			}
+			continue
+		}
+		names, err := bundle.Queue(x.spool.QueueDir(n.ID, spool.RX))
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			f := []kv{{"Node", n.ID.String()}, {"Pkt", name}}
+			isACK, err := x.isACK(self, n.ID, name)
+			if err != nil {
+				x.log.fail("ack-read-if-ack", f, err, fmt.Sprintf("ACKing %s/%s", n.Name, name))
+				failed++
+				continue
+			}
+			if isACK {
+				x.log.info("ack-read-if-ack", f, fmt.Sprintf("ACKing %s/%s: it is ACK, skipping", n.Name, name))
+				continue
+			}
+			var id [32]byte
+			b, _ := node.B32.DecodeString(name)
+			copy(id[:], b)
+			if err := x.sendACK(n, name, id, o, out); err != nil {
+				return err
+			}
+		}
+	}
+	if failed > 0 {
+		return exitCode(1, nil)
+	}
+	return nil
+}
+
+func (x *ctx) sendACK(to *config.Neighbour, name string, id [32]byte, o tx.Options, out io.Writer) error {
+	r, err := x.sender().ACK(to, id, o)
+	if err != nil {
+		return err
+	}
+	x.log.info("tx", []kv{{"Type", "ack"}, {"Node", to.ID.String()}, {"Nice", itoa(int64(o.Nice))},
+		{"Pkt", name}, {"NewPkt", r.Pkt}}, fmt.Sprintf("ACK to %s of %s is sent", to.Name, name))
+	if out != nil {
+		if _, err := fmt.Fprintf(out, "%s/%s\n", to.ID, r.Pkt); err != nil {
+			return fmt.Errorf("writing the ACK list to fd 4: %w", err)
+		}
+	}
+	return nil
+}
+
+// isACK decrypts the start of rx packet name from `from` and reports
+// whether it is an ACK (those are not acknowledged: that would never end).
+func (x *ctx) isACK(self *node.Private, from node.ID, name string) (bool, error) {
+	f, err := os.Open(x.spool.PktPath(from, spool.RX, name))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h, err := pktcrypt.ReadHeader(f)
+	if err != nil {
+		return false, err
+	}
+	sender, ok := x.cfg.ByID[h.Sender]
+	if !ok {
+		return false, fmt.Errorf("packet from unknown node %s: %w", h.Sender, config.ErrUnknownNode)
+	}
+	d, err := pktcrypt.NewDecrypter(f, &h, self, &sender.Public)
+	if err != nil {
+		return false, err
+	}
+	var hb [wire.PlainHeaderSize]byte
+	if _, err := io.ReadFull(d, hb[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, fmt.Errorf("plain header: %w", pktcrypt.ErrTruncated)
+		}
+		return false, err
+	}
+	ph, err := wire.ParsePlainHeader(hb[:])
+	if err != nil {
+		return false, err
+	}
+	return ph.Type == wire.TypeACK, nil
+}

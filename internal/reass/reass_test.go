@@ -1,0 +1,141 @@
+package reass
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"ferry/internal/mth"
+	"ferry/internal/wire"
+)
+
+// chunked writes data as dir/name.nncp.meta and its chunks, as a tossed
+// nncp-file -chunked leaves them.
+func chunked(t *testing.T, dir, name string, data []byte, size int) string {
+	t.Helper()
+	m := wire.ChunkMeta{FileSize: uint64(len(data)), ChunkSize: uint64(size)}
+	for i := 0; ; i++ {
+		c := data[min(i*size, len(data)):min((i+1)*size, len(data))]
+		if i > 0 && len(c) == 0 {
+			break
+		}
+		m.Checksums = append(m.Checksums, mth.Sum256(c))
+		if err := os.WriteFile(filepath.Join(dir, name+ChunkSuffix+itoa(i)), c, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if len(c) < size {
+			break
+		}
+	}
+	p := filepath.Join(dir, name+MetaSuffix)
+	if err := os.WriteFile(p, m.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func names(t *testing.T, dir string) string {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	var n []string
+	for _, e := range ents {
+		n = append(n, e.Name())
+	}
+	return strings.Join(n, " ")
+}
+
+func TestReassemble(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		size int
+		len  int
+	}{{"empty", 10, 0}, {"one", 10, 7}, {"exact", 10, 30}, {"tail", 10, 31}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := bytes.Repeat([]byte("0123456789abcdef"), 4)[:c.len]
+			meta := chunked(t, dir, "f", data, c.size)
+			var evs []*Event
+			if err := Reassemble(meta, Options{NoSync: true, Report: func(e *Event) { evs = append(evs, e) }}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "f"))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%q %v", got, err)
+			}
+			if n := names(t, dir); n != "f" {
+				t.Errorf("left: %s", n)
+			}
+			if len(evs) != 1 || evs[0].Kind != Done || evs[0].Dst != filepath.Join(dir, "f") {
+				t.Errorf("events: %+v", evs)
+			}
+		})
+	}
+}
+
+func TestReassembleDamaged(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	meta := chunked(t, dir, "f", data, 10)
+	os.WriteFile(filepath.Join(dir, "f.nncp.chunk1"), []byte("XXXXXXXXXX"), 0o644)
+	os.WriteFile(filepath.Join(dir, "f.nncp.chunk3"), []byte("short"), 0o644)
+	before := names(t, dir)
+	var evs []*Event
+	o := Options{Report: func(e *Event) { evs = append(evs, e) }}
+	if err := Reassemble(meta, o); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("err %v", err)
+	}
+	if len(evs) != 1 || evs[0].Chunk != 3 || !errors.Is(evs[0].Err, ErrBadSize) {
+		t.Errorf("size pass: %+v", evs)
+	}
+	os.WriteFile(filepath.Join(dir, "f.nncp.chunk3"), []byte("uvwxyz"), 0o644)
+	evs = nil
+	var out bytes.Buffer
+	for _, o := range []Options{o, {Stdout: &out, Report: o.Report}, {DryRun: true, Report: o.Report}} {
+		if err := Reassemble(meta, o); !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("err %v", err)
+		}
+	}
+	for _, e := range evs {
+		if e.Chunk != 1 || !errors.Is(e.Err, ErrBadChecksum) {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if out.Len() != 0 || names(t, dir) != before {
+		t.Errorf("damaged reassembly wrote %d bytes to stdout, left %s", out.Len(), names(t, dir))
+	}
+	if _, err := ReadMeta(filepath.Join(dir, "f.nncp.chunk0")); !errors.Is(err, ErrNotMeta) {
+		t.Errorf("not a meta: %v", err)
+	}
+	bad := filepath.Join(dir, "g"+MetaSuffix)
+	os.WriteFile(bad, []byte("NNCPM\x00\x00\x02short"), 0o644)
+	if err := Reassemble(bad, Options{}); !errors.Is(err, wire.ErrShort) {
+		t.Errorf("short meta: %v", err)
+	}
+}
+
+func TestNoClobber(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte("abc")
+	for i, want := range []string{"f", "f.0", "f.1"} {
+		meta := chunked(t, dir, "f", data, 10)
+		if err := Reassemble(meta, Options{NoSync: true}); err != nil {
+			t.Fatal(i, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("round %d: %v", i, err)
+		}
+	}
+	if n := names(t, dir); n != "f f.0 f.1" {
+		t.Errorf("dir: %s", n)
+	}
+	metas, err := FindMetas(dir)
+	if err != nil || len(metas) != 0 {
+		t.Errorf("FindMetas: %v %v", metas, err)
+	}
+}
