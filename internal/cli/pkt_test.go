@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"ferry/internal/node"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -192,17 +191,6 @@ func TestPktErrors(t *testing.T) {
 	}
 }
 
-func TestNNCPNice(t *testing.T) {
-	// As nncp-pkt 8.8.2 prints plain headers of every niceness.
-	for n, want := range map[uint8]string{
-		0: "0", 1: "1", 2: "F-30", 31: "F-1", 32: "F", 64: "F+32", 65: "65", 66: "P-30", 96: "P", 128: "P+32",
-		129: "129", 130: "N-30", 160: "N", 192: "N+32", 193: "193", 194: "B-30", 224: "B", 254: "B+30", 255: "MAX",
-	} {
-		if got := node.NiceString(n); got != want {
-			t.Errorf("node.NiceString(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
 
 // TestPktStreams dumps and decompresses a 24 MiB exec packet made by the
 // real nncp-exec, and checks that ferry did not hold it in memory.

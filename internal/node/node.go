@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/blake2b"
 	"golang.org/x/crypto/curve25519"
@@ -75,6 +76,24 @@ type Private struct {
 	ExchPrv  [32]byte
 	SignPrv  ed25519.PrivateKey
 	NoisePrv [32]byte
+
+	checkOnce sync.Once
+	checkErr  error
+}
+
+// ErrBadSignKey is returned when a signing key's public half does not
+// match its seed (a damaged config).
+var ErrBadSignKey = errors.New("signprv is not a valid ed25519 private key: its public half does not match its seed")
+
+// CheckSignKey checks that the signing key's seed gives its public half
+// (about 0.1 ms); callers run it once before they sign.
+func (p *Private) CheckSignKey() error {
+	p.checkOnce.Do(func() {
+		if len(p.SignPrv) != ed25519.PrivateKeySize || string(signPubFromSeed(p.SignPrv[:32])) != string(p.SignPrv[32:]) {
+			p.checkErr = ErrBadSignKey
+		}
+	})
+	return p.checkErr
 }
 
 // Generate makes a fresh node with random keys.

@@ -4,8 +4,10 @@ import (
 	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -64,6 +66,26 @@ type Decrypter struct {
 	ipadLen int64
 	done    bool
 	err     error
+	bufs    *blockBufs
+}
+
+// blockBufs are a Decrypter's two block buffers, reused between packets
+// (a toss of thousands of small packets would otherwise allocate 256 KiB
+// for each).
+type blockBufs struct{ ct, pt []byte }
+
+var bufPool = sync.Pool{New: func() any {
+	return &blockBufs{ct: make([]byte, BlockSize+Overhead), pt: make([]byte, 0, BlockSize)}
+}}
+
+// Close gives the Decrypter's buffers back for reuse; it must not be used
+// afterwards. Not calling it is fine (the buffers are then collected).
+func (d *Decrypter) Close() {
+	if d.bufs != nil {
+		bufPool.Put(d.bufs)
+		d.bufs, d.ct, d.ptBuf, d.pt = nil, nil, nil, nil
+		d.err = errors.New("pktcrypt: decrypter closed")
+	}
 }
 
 // NewDecrypter checks that h is addressed to self and signed by sender,
@@ -84,11 +106,13 @@ func NewDecrypter(r io.Reader, h *wire.EncHeader, self *node.Private, sender *no
 		return nil, fmt.Errorf("key exchange: %w", ErrAuth)
 	}
 	tbs := h.TBS()
+	bufs := bufPool.Get().(*blockBufs)
 	d := &Decrypter{
 		r:     r,
 		keys:  deriveKeys(shared, tbs[:]),
-		ct:    make([]byte, BlockSize+Overhead),
-		ptBuf: make([]byte, 0, BlockSize),
+		ct:    bufs.ct,
+		ptBuf: bufs.pt[:0],
+		bufs:  bufs,
 	}
 	d.full, _ = chacha20poly1305.New(d.keys.full[:])
 	d.size, _ = chacha20poly1305.New(d.keys.size[:])
@@ -271,3 +295,81 @@ func (e *shortBlockError) Error() string {
 }
 
 func (e *shortBlockError) Is(target error) bool { return target == ErrTruncated || target == ErrAuth }
+
+// WriteTo writes the rest of the stream to w, decrypting the next blocks
+// on a second goroutine while w takes the current one, so that a file
+// being tossed is decrypted and written at the same time. Like Read, it
+// returns an error (and has written part of the stream) unless the whole
+// packet authenticated.
+func (d *Decrypter) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if len(d.pt) > 0 {
+		n, err := w.Write(d.pt)
+		total += int64(n)
+		d.pt = d.pt[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+	if d.err != nil {
+		return total, d.err
+	}
+	if d.done {
+		return total, nil
+	}
+	type chunk struct {
+		buf []byte // the block's whole buffer, to recycle
+		pt  []byte
+		err error
+	}
+	const depth = 2
+	out := make(chan chunk, depth)
+	free := make(chan []byte, depth+1)
+	for range depth + 1 {
+		free <- make([]byte, 0, BlockSize)
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			d.ptBuf = buf[:0]
+			err := d.next()
+			select {
+			case out <- chunk{buf: buf, pt: d.pt, err: err}:
+			case <-stop:
+				return
+			}
+			if err != nil || d.done {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		for range out { // let the producer finish before d is used again
+		}
+		d.pt = nil
+	}()
+	for c := range out {
+		if len(c.pt) > 0 {
+			n, err := w.Write(c.pt)
+			total += int64(n)
+			if err != nil {
+				d.err = err
+				return total, err
+			}
+		}
+		if c.err != nil {
+			d.err = c.err
+			return total, c.err
+		}
+		free <- c.buf
+	}
+	return total, nil
+}

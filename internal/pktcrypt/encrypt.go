@@ -2,7 +2,6 @@ package pktcrypt
 
 import (
 	"crypto/cipher"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -65,7 +64,7 @@ func NewEncrypter(w io.Writer, o EncryptOptions) (*Encrypter, error) {
 	h := wire.EncHeader{Nice: o.Nice, Sender: o.Sender.ID, Recipient: o.Recipient.ID}
 	copy(h.ExchPub[:], epub)
 	tbs := h.TBS()
-	copy(h.Sig[:], ed25519.Sign(o.Sender.SignPrv, tbs[:]))
+	copy(h.Sig[:], o.Sender.Sign(tbs[:]))
 	shared, err := curve25519.X25519(eprv[:], o.Recipient.ExchPub[:])
 	if err != nil {
 		return nil, fmt.Errorf("key exchange: %w", err)

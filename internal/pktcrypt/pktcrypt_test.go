@@ -241,3 +241,39 @@ func BenchmarkEncrypt(b *testing.B) {
 		e.Write(buf)
 	}
 }
+
+// WriteTo (the pipelined path io.Copy takes) gives the same bytes and
+// the same refusals as Read.
+func TestWriteTo(t *testing.T) {
+	a, b := newPair(t)
+	for _, n := range edgeSizes {
+		stream := bytes.Repeat([]byte{byte(n)}, n)
+		pkt := encrypt(t, a, b, stream, 5000)
+		for _, damage := range []int{-1, 200, len(pkt) / 2, len(pkt) - 10} {
+			p := bytes.Clone(pkt)
+			if damage >= 0 {
+				p[damage] ^= 1
+			}
+			r := bytes.NewReader(p)
+			h, err := ReadHeader(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := NewDecrypter(r, &h, b, &a.Public)
+			if err != nil {
+				if damage >= 0 {
+					continue
+				}
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			_, err = io.Copy(&out, d)
+			if damage < 0 && (err != nil || !bytes.Equal(out.Bytes(), stream)) {
+				t.Fatalf("n=%d: %v", n, err)
+			}
+			if damage >= 0 && err == nil {
+				t.Fatalf("n=%d: damage at %d accepted", n, damage)
+			}
+		}
+	}
+}

@@ -198,7 +198,9 @@ func (s *Spool) Jobs(id node.ID, xx XX) (jobs []Job, bad []error, err error) {
 			continue // removed meanwhile
 		}
 		j := Job{Node: id, XX: xx, Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: fi.Size()}
-		h, err := s.header(id, xx, e.Name())
+		// Listing for work (toss, xfer) only reads: building hdr/ for
+		// packets about to leave would be wasted file creations.
+		h, err := s.readHeader(id, xx, e.Name(), false)
 		if err != nil {
 			bad = append(bad, fmt.Errorf("%s: %w", j.Path, err))
 			continue
@@ -218,6 +220,12 @@ func (s *Spool) Jobs(id node.ID, xx XX) (jobs []Job, bad []error, err error) {
 // header reads a packet's header from hdr/ if there, else from the packet
 // (writing hdr/ unless NoHdr).
 func (s *Spool) header(id node.ID, xx XX, name string) (wire.EncHeader, error) {
+	return s.readHeader(id, xx, name, !s.NoHdr)
+}
+
+// readHeader reads a packet's header from hdr/ if there, else from the
+// packet, writing hdr/ when cache is set.
+func (s *Spool) readHeader(id node.ID, xx XX, name string, cache bool) (wire.EncHeader, error) {
 	hp := filepath.Join(s.QueueDir(id, xx), "hdr", name)
 	if !s.NoHdr {
 		if b, err := os.ReadFile(hp); err == nil {
@@ -240,7 +248,7 @@ func (s *Spool) header(id node.ID, xx XX, name string) (wire.EncHeader, error) {
 	if err != nil {
 		return h, err
 	}
-	if !s.NoHdr {
+	if cache {
 		s.writeHdr(id, xx, name, b[:])
 	}
 	return h, nil

@@ -107,9 +107,9 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 	if err := t.s.SyncDir(dir); err != nil {
 		return "", err
 	}
-	if !t.s.NoHdr && len(t.hdr) == wire.EncHeaderSize {
-		t.s.writeHdr(id, xx, name, t.hdr)
-	}
+	// No hdr/ file here: it is a cache for listing big spools, built by
+	// stat (as nncp-stat does); making one per packet would cost a second
+	// file creation on every submission.
 	return name, nil
 }
 

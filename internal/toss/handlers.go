@@ -211,12 +211,11 @@ func (p *packet) exec() error {
 	defer st.Close()
 	cnt := &countingReader{r: p.body}
 	if p.ph.Type == wire.TypeExec {
-		z, err := zstd.NewReader(cnt, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		z, err := p.t.decoder(cnt)
 		if err != nil {
 			return err
 		}
 		_, err = io.Copy(st, z)
-		z.Close()
 		if err != nil {
 			return fmt.Errorf("exec body: %w", err)
 		}
@@ -320,4 +319,17 @@ func (c *capped) Write(p []byte) (int, error) {
 		c.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// decoder returns the tosser's zstd decoder reset to read r.
+func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
+	if t.zdec == nil {
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		t.zdec = z
+		return z, nil
+	}
+	return t.zdec, t.zdec.Reset(r)
 }

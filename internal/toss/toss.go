@@ -10,6 +10,7 @@ package toss
 import (
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"io"
 	"os"
 	"time"
@@ -98,6 +99,8 @@ type Tosser struct {
 	Spool  *spool.Spool
 	Sender *tx.Sender
 	Opts   Options
+
+	zdec *zstd.Decoder // reused for every exec body
 }
 
 // Run tosses every inbound packet of every neighbour (or of Opts.Node)
@@ -215,6 +218,7 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 	if err != nil {
 		return err
 	}
+	defer d.Close()
 	var hb [wire.PlainHeaderSize]byte
 	if _, err := io.ReadFull(d, hb[:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

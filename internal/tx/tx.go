@@ -75,6 +75,9 @@ func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill
 	if self == nil {
 		return nil, ErrNoSelf
 	}
+	if err := self.CheckSignKey(); err != nil {
+		return nil, err
+	}
 	hops, err := s.Route(to, o.Via)
 	if err != nil {
 		return nil, err
