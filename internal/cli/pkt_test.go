@@ -191,7 +191,6 @@ func TestPktErrors(t *testing.T) {
 	}
 }
 
-
 // TestPktStreams dumps and decompresses a 24 MiB exec packet made by the
 // real nncp-exec, and checks that ferry did not hold it in memory.
 func TestPktStreams(t *testing.T) {
