@@ -83,6 +83,8 @@ func (x *ctx) reportXfer(dir string, ev *xfer.Event) {
 		switch {
 		case ev.Err != nil:
 			x.log.fail("xfer-rx", f, ev.Err, fmt.Sprintf("Packet transfer, received from %s: %s", name, ev.Path))
+		case ev.Skip == "already seen":
+			x.log.info("xfer-rx-seen", f[:4], fmt.Sprintf("Packet transfer, received from %s: %s: packet already seen", name, ev.Path))
 		case ev.Skip != "":
 			x.log.debugf("xfer rx %s: skipped: %s", ev.Path, ev.Skip)
 		default:
@@ -92,14 +94,13 @@ func (x *ctx) reportXfer(dir string, ev *xfer.Event) {
 	}
 	f := []kv{{"XX", "tx"}, {"Node", ev.Node.String()}, {"Pkt", ev.Pkt}, {"Size", itoa(ev.Size)}}
 	switch {
+	case ev.Err != nil && ev.Pkt == "":
+		x.log.fail("xfer-tx-mkdir", []kv{{"XX", "tx"}, {"Node", ev.Node.String()}, {"Dir", ev.Dir}}, ev.Err,
+			fmt.Sprintf("Packet transfer, sent to %s: directory %s", name, ev.Dir))
 	case ev.Err != nil:
 		x.log.fail("xfer-tx", f, ev.Err, fmt.Sprintf("Packet transfer, sent to %s: %s", name, ev.Pkt))
 	case ev.Skip != "":
-		if ev.Pkt == "" {
-			x.log.info("xfer-tx", []kv{{"XX", "tx"}, {"Node", ev.Node.String()}, {"Dir", ev.Dir}}, fmt.Sprintf("%s: %s", ev.Dir, ev.Skip))
-		} else {
-			x.log.debugf("xfer tx %s: skipped: %s", ev.Pkt, ev.Skip)
-		}
+		x.log.debugf("xfer tx %s %s: skipped: %s", ev.Dir, ev.Pkt, ev.Skip)
 	default:
 		x.log.info("xfer-tx", f, fmt.Sprintf("Packet transfer, sent to %s: %s (%s)", name, ev.Pkt, humanSize(ev.Size)))
 	}

@@ -1,0 +1,118 @@
+package xfer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ferry/internal/config"
+	"ferry/internal/node"
+	"ferry/internal/spool"
+	"ferry/internal/testnet"
+	"ferry/internal/tx"
+)
+
+type side struct {
+	cfg *config.Config
+	sp  *spool.Spool
+	tx  *tx.Sender
+}
+
+func open(t *testing.T, nd *testnet.Node) *side {
+	cfg, err := config.Load(nd.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := spool.Open(cfg.Spool, spool.Options{NoSync: true})
+	return &side{cfg, sp, &tx.Sender{Cfg: cfg, Spool: sp}}
+}
+
+func (s *side) opts(report func(*Event)) Options {
+	o := Options{Self: s.cfg.Self.ID, Report: report}
+	for id := range s.cfg.ByID {
+		o.Nodes = append(o.Nodes, id)
+	}
+	return o
+}
+
+func TestTxRxAndRefusals(t *testing.T) {
+	net := testnet.New(t, "a", "b", "c")
+	a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
+	for _, body := range []string{"one", "two", "three"} {
+		if _, err := a.tx.File(a.cfg.Neigh["b"], strings.NewReader(body), body, tx.Options{Nice: 224}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	// Without -mkdir and no directory for b: nothing moves.
+	if f, err := Tx(a.sp, dir, a.opts(nil)); err != nil || f != 0 {
+		t.Fatal(f, err)
+	}
+	if len(net.Nodes["a"].TxPackets(t, net.Nodes["b"])) != 3 {
+		t.Fatal("packets left without -mkdir")
+	}
+	o := a.opts(nil)
+	o.Mkdir, o.Keep = true, true
+	if f, err := Tx(a.sp, dir, o); err != nil || f != 0 {
+		t.Fatal(f, err)
+	}
+	if len(net.Nodes["a"].TxPackets(t, net.Nodes["b"])) != 3 {
+		t.Fatal("-keep removed packets")
+	}
+	bdir := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String())
+	files, _ := os.ReadDir(bdir)
+	if len(files) != 3 {
+		t.Fatalf("%d files in the xfer dir", len(files))
+	}
+	for _, id := range []node.ID{b.cfg.Self.ID, a.cfg.Neigh["c"].ID} { // -mkdir made every neighbour's dir
+		if _, err := os.Stat(filepath.Join(dir, id.String(), a.cfg.Self.ID.String())); err != nil {
+			t.Errorf("-mkdir: %v", err)
+		}
+	}
+	// Damage: one file renamed to another's name (checksum mismatch), one
+	// packet for c dropped into b's directory (foreign).
+	p0, p1 := filepath.Join(bdir, files[0].Name()), filepath.Join(bdir, files[1].Name())
+	os.Rename(p0, p1+"X")
+	os.Rename(p1, p0) // p0 now holds p1's bytes
+	r, _ := a.tx.File(a.cfg.Neigh["c"], strings.NewReader("for c"), "c", tx.Options{Nice: 224})
+	foreign, _ := os.ReadFile(a.sp.PktPath(r.Hop, spool.TX, r.Pkt))
+	os.WriteFile(filepath.Join(bdir, r.Pkt), foreign, 0o644)
+	var evs []*Event
+	failed, err := Rx(b.sp, dir, b.opts(func(e *Event) { evs = append(evs, e) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed != 2 {
+		t.Fatalf("%d failed, want 2 (checksum, foreign)", failed)
+	}
+	for _, e := range evs {
+		if e.Err != nil {
+			if _, err := os.Stat(e.Path); err != nil {
+				t.Errorf("refused %s was removed from the stick", e.Path)
+			}
+		}
+	}
+	if got := len(net.Nodes["b"].RxPackets(t, net.Nodes["a"])); got != 1 {
+		t.Fatalf("%d packets in b's rx, want 1", got)
+	}
+	if ents, _ := os.ReadDir(b.sp.TmpDir()); len(ents) != 0 {
+		t.Errorf("%d files left in tmp/", len(ents))
+	}
+	// The one that arrived was tossed with -seen; its copy on the stick
+	// is skipped and removed.
+	got := net.Nodes["b"].RxPackets(t, net.Nodes["a"])[0]
+	name := filepath.Base(got)
+	os.Remove(got)
+	b.sp.MarkSeen(a.cfg.Self.ID, name)
+	os.WriteFile(filepath.Join(bdir, name), foreign, 0o644)
+	evs = nil
+	Rx(b.sp, dir, b.opts(func(e *Event) { evs = append(evs, e) }))
+	seen := false
+	for _, e := range evs {
+		seen = seen || (e.Pkt == name && e.Skip == "already seen")
+	}
+	if !seen {
+		t.Error("seen packet not skipped")
+	}
+}
