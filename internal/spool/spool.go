@@ -273,14 +273,14 @@ func (s *Spool) writeHdr(id node.ID, xx XX, name string, b []byte) {
 	}
 }
 
-// Remove deletes a packet and its hdr/ file.
+// Remove deletes a packet and its hdr/ file. The directory is not
+// fsynced: a removal that a crash undoes only brings back a packet that
+// is processed (or carried) again, which an fsync here could not prevent
+// anyway (the crash may come just before it), and it would cost one
+// fsync per tossed packet.
 func (s *Spool) Remove(id node.ID, xx XX, name string) error {
 	os.Remove(filepath.Join(s.QueueDir(id, xx), "hdr", name))
-	err := os.Remove(s.PktPath(id, xx, name))
-	if err == nil {
-		s.SyncDir(s.QueueDir(id, xx))
-	}
-	return err
+	return os.Remove(s.PktPath(id, xx, name))
 }
 
 func (s *Spool) seenPath(id node.ID, name string) string {
