@@ -37,6 +37,7 @@ type ctx struct {
 	// onTossed, when set, sees every packet toss processed (the mail
 	// system watches ACKs).
 	onTossed func(*toss.Event)
+	tossDry  bool
 }
 
 func (x *ctx) close() {

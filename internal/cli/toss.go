@@ -51,6 +51,7 @@ func runToss(x *ctx, args []string) error {
 		o.Node = &n.ID
 	}
 	o.DryRun, o.Seen = *dry, *seen
+	x.tossDry = *dry
 	o.Report = x.reportToss
 	o.Env = handleEnv(x.cfg.Path)
 	x.mailOnToss()
@@ -134,6 +135,9 @@ func (x *ctx) reportToss(ev *toss.Event) {
 		msg = fmt.Sprintf("Got %s packet from %s", ev.Type, from)
 	}
 	x.log.info("rx", f, msg)
+	if !x.tossDry {
+		x.notify(ev)
+	}
 	if x.onTossed != nil {
 		x.onTossed(ev)
 	}

@@ -192,6 +192,7 @@ func (p *packet) freq() error {
 func (p *packet) exec() error {
 	parts := bytes.Split(p.ph.Path, []byte{0})
 	handle := string(parts[0])
+	p.ev.Handle = handle
 	args := make([]string, 0, len(parts)-1)
 	for _, a := range parts[1:] {
 		args = append(args, string(a))
@@ -246,8 +247,9 @@ func (p *packet) exec() error {
 	cmd.Stdin = body
 	out := &capped{max: 64 * 1024}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		p.ev.Output = out.buf.Bytes()
+	err = cmd.Run()
+	p.ev.Output = out.buf.Bytes()
+	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrHandleFailed, handle, err)
 	}
 	return nil

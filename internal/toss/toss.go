@@ -84,8 +84,11 @@ type Event struct {
 	Saved string
 	// Src is a freq's requested path; Dst its save-as name.
 	Src string
-	// Output is what a failed handle printed (stdout and stderr, cut).
+	// Output is what an exec handle printed (stdout and stderr, cut at
+	// 64 KiB): logged when it failed, mailed with exec notifications.
 	Output []byte
+	// Handle is an exec packet's handle name.
+	Handle string
 	// Relayed, Reply: packets queued by this toss (trns, freq answers).
 	Relayed *tx.Result
 	Reply   []*tx.Result
