@@ -257,7 +257,7 @@ func (x *ctx) rmailHandle(m *mta.MTA, inv *submit.Invocation) error {
 	if inv.NullSender {
 		from = ""
 	}
-	res, err := m.ReceiveRmail(x.Stdin, from, inv.Recipients, origin)
+	res, err := m.ReceiveRmail(x.Stdin, from, inv.From != "" || inv.NullSender, inv.Recipients, origin)
 	if err != nil {
 		return mailExit(err)
 	}

@@ -35,7 +35,7 @@ func vectorNode(t *testing.T, root, name string) string {
 func ferry(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := exec.Command(testnet.FerryBin(t), args...)
-	cmd.Env = append(os.Environ(), "NNCPNOSYNC=1")
+	cmd.Env = append(os.Environ(), "NNCPNOSYNC=1", "GORACE=atexit_sleep_ms=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ferry %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -191,7 +191,8 @@ func (nd *Node) Cmd(t testing.TB, impl Impl, name string, args ...string) *exec.
 	} else {
 		cmd = exec.Command(FerryBin(t), append([]string{name}, full...)...)
 	}
-	cmd.Env = append(os.Environ(), "NNCPNOSYNC=1")
+	// A -race binary sleeps 1 s at exit by default: hundreds of runs.
+	cmd.Env = append(os.Environ(), "NNCPNOSYNC=1", "GORACE=atexit_sleep_ms=0")
 	cmd.Dir = nd.Dir
 	return cmd
 }

@@ -61,7 +61,7 @@ func (m *MTA) bounce(e *queue.Entry, now time.Time) error {
 		if rec.Status[0] == '4' {
 			rec.Status = "5" + rec.Status[1:] // given up: the final status is permanent
 		}
-		rec.Diagnostic = r.Diag
+		rec.Diagnostic, rec.RemoteMTA = r.Diag, r.RemoteMTA
 		if rec.Diagnostic == "" {
 			rec.Diagnostic = "x-unix; " + oneLine(r.Err)
 		}

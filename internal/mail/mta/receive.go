@@ -124,8 +124,12 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 }
 
 // ReceiveRmail takes one message from neighbour origin in rmail form: the
-// sender and recipients from the handle's arguments, the message on stdin.
-func (m *MTA) ReceiveRmail(in io.Reader, from string, to []string, origin *config.Neighbour) (*Received, error) {
+// recipients from the handle's arguments, the message on stdin, and the
+// sender from -f (fromKnown) or else, as rmail(8) does, from a leading
+// UUCP "From sender date" line or a Return-Path header (what Postfix's
+// pipe(8) flags F and R add), which is then removed from the message:
+// delivery writes its own Return-Path.
+func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []string, origin *config.Neighbour) (*Received, error) {
 	if len(to) == 0 {
 		return nil, &PermanentError{errors.New("rmail: no recipients")}
 	}
@@ -145,9 +149,61 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, to []string, origin *confi
 	if from == "<>" {
 		from = ""
 	}
+	var body io.Reader = f
+	if !fromKnown {
+		from, body, err = senderFromMessage(f)
+		if err != nil {
+			return nil, err
+		}
+	}
 	env := &bsmtp.Envelope{From: from, To: to}
 	res := &Received{}
-	return res, m.acceptOne(env, f, origin, key, res)
+	return res, m.acceptOne(env, body, origin, key, res)
+}
+
+// senderFromMessage finds the envelope sender in a leading "From " line
+// or the first Return-Path field of the header, and returns the message
+// without that line ("" and the message as is when there is none).
+func senderFromMessage(f *os.File) (string, io.Reader, error) {
+	head := make([]byte, 256<<10)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", nil, err
+	}
+	head = head[:n]
+	rest := io.NewSectionReader(f, int64(n), 1<<62)
+	cut := func(start, end int) io.Reader {
+		return io.MultiReader(bytes.NewReader(head[:start]), bytes.NewReader(head[end:]), rest)
+	}
+	lineEnd := func(i int) int {
+		if j := bytes.IndexByte(head[i:], '\n'); j >= 0 {
+			return i + j + 1
+		}
+		return len(head)
+	}
+	if bytes.HasPrefix(head, []byte("From ")) {
+		end := lineEnd(0)
+		fields := strings.Fields(string(head[5:end]))
+		if len(fields) > 0 {
+			return strings.Trim(fields[0], "<>"), cut(0, end), nil
+		}
+	}
+	for i := 0; i < len(head); {
+		end := lineEnd(i)
+		line := head[i:end]
+		if len(bytes.TrimSpace(line)) == 0 {
+			break // end of the header
+		}
+		if len(line) > 12 && strings.EqualFold(string(line[:12]), "return-path:") {
+			v := strings.TrimSpace(string(line[12:]))
+			if a, b := strings.IndexByte(v, '<'), strings.LastIndexByte(v, '>'); a >= 0 && b > a {
+				v = v[a+1 : b]
+			}
+			return v, cut(i, end), nil
+		}
+		i = end
+	}
+	return "", io.MultiReader(bytes.NewReader(head), rest), nil
 }
 
 // spoolBatch copies in to a file in the queue's tmp/, fsynced, and
@@ -179,9 +235,13 @@ func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("%s-%s", m.Now().UTC().Format("20060102T150405"), sum[:16])
-	dst := filepath.Join(dir, name)
-	if err := copyFile(batch, dst); err != nil {
+	// Named by the batch's hash: the same batch received again (a toss
+	// retried) is already kept.
+	dst := filepath.Join(dir, sum[:32])
+	if _, err := os.Stat(dst + ".err"); err == nil {
+		return dst, nil
+	}
+	if err := copyFile(batch, dst); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
 	var note bytes.Buffer

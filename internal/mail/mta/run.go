@@ -64,7 +64,11 @@ func (m *MTA) deliverOne(id string) error {
 		rt := m.Route(r.Addr)
 		switch rt.Kind {
 		case RouteNone:
-			m.fail(r, now, rt.Err, 550, "5.1.2")
+			enh := "5.1.2" // bad destination system
+			if errors.Is(rt.Err, ErrUnknownUser) {
+				enh = "5.1.1" // bad destination mailbox
+			}
+			m.fail(r, now, rt.Err, 550, enh)
 		case RouteLocal:
 			m.local(msg, r, rt.Target, now)
 		case RouteRelay:
@@ -158,10 +162,10 @@ func (m *MTA) ok(r *queue.Rcpt, now time.Time, via string) {
 func (m *MTA) fail(r *queue.Rcpt, now time.Time, err error, code int, enhanced string) {
 	r.Err, r.Updated = err.Error(), now
 	r.Code, r.Enhanced = code, enhanced
-	r.Diag = ""
+	r.Diag, r.RemoteMTA = "", ""
 	var de *deliver.Error
 	if errors.As(err, &de) {
-		r.Code, r.Enhanced, r.Diag = de.Code, de.Enhanced, de.Diagnostic()
+		r.Code, r.Enhanced, r.Diag, r.RemoteMTA = de.Code, de.Enhanced, de.Diagnostic(), de.RemoteMTA
 		if de.Temporary() {
 			return // stays pending
 		}

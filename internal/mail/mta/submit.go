@@ -186,6 +186,9 @@ func (m *MTA) sendToNode(n *config.Neighbour, msg *Message, idx []int) (*queue.S
 	}
 	sent.Hop, sent.Pkt = r.Hop.String(), r.Pkt
 	if err := m.Queue.RecordSent(sent); err != nil {
+		// Never a packet without its record: the caller is told to try
+		// again, and a retry must not find a copy already queued.
+		m.Spool.Remove(r.Hop, spool.TX, r.Pkt)
 		return nil, err
 	}
 	m.Log.Mail(&Event{What: "submitted", ID: sent.ID, From: env.From, Rcpts: env.To, Via: "nncp:" + n.Name, Pkt: r.Pkt, Size: msg.Size})

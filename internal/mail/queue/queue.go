@@ -46,17 +46,19 @@ const (
 
 // Rcpt is one recipient and what became of it.
 type Rcpt struct {
-	Addr     string    `json:"addr"`
-	ORcpt    string    `json:"orcpt,omitempty"`
-	Notify   string    `json:"notify,omitempty"`
-	State    string    `json:"state"`
-	Via      string    `json:"via,omitempty"` // how it was delivered: "maildir:/..", "nncp:far", "smtp:host"
-	Err      string    `json:"err,omitempty"` // last error
-	Code     int       `json:"code,omitempty"`
-	Enhanced string    `json:"enhanced,omitempty"`
-	Diag     string    `json:"diag,omitempty"` // DSN Diagnostic-Code
-	Updated  time.Time `json:"updated"`
-	Bounced  bool      `json:"bounced,omitempty"` // a DSN for this failure was queued
+	Addr     string `json:"addr"`
+	ORcpt    string `json:"orcpt,omitempty"`
+	Notify   string `json:"notify,omitempty"`
+	State    string `json:"state"`
+	Via      string `json:"via,omitempty"` // how it was delivered: "maildir:/..", "nncp:far", "smtp:host"
+	Err      string `json:"err,omitempty"` // last error
+	Code     int    `json:"code,omitempty"`
+	Enhanced string `json:"enhanced,omitempty"`
+	Diag     string `json:"diag,omitempty"` // DSN Diagnostic-Code
+	// RemoteMTA is the server that answered, when one did (DSN Remote-MTA).
+	RemoteMTA string    `json:"remote_mta,omitempty"`
+	Updated   time.Time `json:"updated"`
+	Bounced   bool      `json:"bounced,omitempty"` // a DSN for this failure was queued
 }
 
 // Entry is a queued message's envelope and state.

@@ -5,6 +5,7 @@
 package smtpd
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -187,7 +188,9 @@ func (s *session) Data(r io.Reader) error {
 	defer f.Close()
 	rcvd := fmt.Sprintf("Received: from %s (%s)\n\tby %s (ferry) with SMTP;\n\t%s\n",
 		s.helo, s.remote, s.srv.m.Domain(), s.srv.opt.Now().Format(time.RFC1123Z))
-	n, err := io.Copy(f, io.MultiReader(strings.NewReader(rcvd), r))
+	// Stored with LF line ends, as everything else ferry queues and
+	// Maildir expects; SMTP's CRLF is the wire's, not the message's.
+	n, err := io.Copy(f, io.MultiReader(strings.NewReader(rcvd), newCRLFToLF(r)))
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -272,3 +275,26 @@ type stdioAddr struct{}
 
 func (stdioAddr) Network() string { return "stdio" }
 func (stdioAddr) String() string  { return "stdio" }
+
+// crlfToLF turns CRLF line ends into LF (a lone CR is kept).
+type crlfToLF struct{ r *bufio.Reader }
+
+func newCRLFToLF(r io.Reader) *crlfToLF { return &crlfToLF{r: bufio.NewReaderSize(r, 64<<10)} }
+
+func (c *crlfToLF) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		b, err := c.r.ReadByte()
+		if err != nil {
+			return n, err
+		}
+		if b == '\r' {
+			if next, err := c.r.Peek(1); err == nil && next[0] == '\n' {
+				continue
+			}
+		}
+		p[n] = b
+		n++
+	}
+	return n, nil
+}

@@ -153,3 +153,14 @@ func FuzzSession(f *testing.F) {
 		runSession(t, m, client)
 	})
 }
+
+func TestCRLFToLF(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\r\nb\r\n": "a\nb\n", "a\rb": "a\rb", "\r\n\r\n": "\n\n", "x\r": "x\r", "": "", "a\n": "a\n", "\r\r\n": "\r\n",
+	} {
+		b, err := io.ReadAll(newCRLFToLF(strings.NewReader(in)))
+		if err != nil || string(b) != want {
+			t.Errorf("%q: %q %v, want %q", in, b, err, want)
+		}
+	}
+}
