@@ -37,9 +37,14 @@ func (m *MTA) bounce(e *queue.Entry, now time.Time) error {
 		}
 	}
 	if e.From == "" {
+		// A bounce that cannot be delivered: to the postmaster, if there
+		// is one (once: the postmaster's own failures stop here).
 		mark()
-		m.Log.Mail(&Event{What: "failed", ID: e.ID, Rcpts: addrs(failed), Err: errors.New("a bounce that cannot be delivered is dropped")})
-		return nil
+		if m.Mail.Postmaster == "" || e.Postmaster {
+			m.Log.Mail(&Event{What: "failed", ID: e.ID, Rcpts: addrs(failed), Err: errors.New("a bounce that cannot be delivered is dropped (no mail.postmaster)")})
+			return nil
+		}
+		return m.doubleBounce(e, failed, now)
 	}
 	opts := dsn.Options{
 		ReportingMTA: m.Domain(),
@@ -141,4 +146,36 @@ func (m *MTA) noteDSN(open func() (io.ReadCloser, error)) {
 		why = append(why, fmt.Sprintf("%s: %s %s", r.Final, r.Status, r.Diagnostic))
 	}
 	m.NoteReport(rep.MessageID, action, strings.Join(why, "; "))
+}
+
+// doubleBounce reports a bounce that could not be delivered to the
+// postmaster, with the bounce itself attached.
+func (m *MTA) doubleBounce(e *queue.Entry, failed []*queue.Rcpt, now time.Time) error {
+	opts := dsn.Options{ReportingMTA: m.Domain(), Now: now, Sender: m.Mail.Postmaster, Ret: "FULL",
+		Arrival: e.Received, QueueID: e.ID, Original: func() (io.ReadCloser, error) { return m.Queue.Open(e.ID) }}
+	for _, r := range failed {
+		opts.Recipients = append(opts.Recipients, dsn.Recipient{Final: r.Addr, Action: dsn.Failed,
+			Status: "5.0.0", Diagnostic: "x-unix; " + oneLine(r.Err), LastAttempt: r.Updated})
+	}
+	report, err := dsn.Build(opts)
+	if err != nil {
+		return err
+	}
+	msg := &Message{Env: &bsmtp.Envelope{From: "", To: []string{m.Mail.Postmaster}}, Size: int64(len(report)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(report)), nil }}
+	// Queued, flagged, then delivered: if it fails too it must not report
+	// itself to the postmaster again.
+	sub, err := m.Submit(msg, SubmitOptions{QueueOnly: true})
+	if err != nil {
+		return err
+	}
+	if sub.Queued != nil {
+		sub.Queued.Postmaster = true
+		if err := m.Queue.Update(sub.Queued); err != nil {
+			return err
+		}
+		defer m.DeliverIDs(sub.Queued.ID)
+	}
+	m.Log.Mail(&Event{What: "bounced", ID: e.ID, Rcpts: addrs(failed), Via: "postmaster " + m.Mail.Postmaster})
+	return nil
 }

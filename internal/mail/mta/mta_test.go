@@ -322,3 +322,34 @@ func TestBounceBackToOrigin(t *testing.T) {
 		t.Fatalf("mailq on sat: %q (%s)", state, reason)
 	}
 }
+
+// A bounce that cannot be delivered goes to the postmaster once; if the
+// postmaster cannot be reached either, it stops there.
+func TestDoubleBounce(t *testing.T) {
+	net, ms, evs := setup(t)
+	net.Nodes["hub"].Cfg.Mail.Raw["postmaster"] = "alice@hub.example"
+	net.Write(t)
+	cfg, _ := config.Load(net.Nodes["hub"].CfgPath)
+	hub := ms["hub"]
+	hub.Cfg, hub.Mail, hub.Sender.Cfg = cfg, cfg.Mail, cfg
+	// A bounce (null sender) for an unknown user, arriving from far.
+	res, err := hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody@hub.example>\nDATA\nSubject: a bounce\n\nx\n.\n"), hub.Cfg.Neigh["far"])
+	if err != nil || len(res.Accepted) != 1 {
+		t.Fatal(res, err)
+	}
+	hub.DeliverIDs(res.Accepted[0].ID)
+	got := maildirFiles(t, filepath.Join(filepath.Dir(hub.Cfg.Spool), "Maildir-alice"))
+	if len(got) != 1 || !bytes.Contains(got[0], []byte("nobody@hub.example")) {
+		t.Fatalf("postmaster got %d messages", len(got))
+	}
+	// Now the postmaster is unknown too: no loop.
+	hub.Mail.Postmaster = "ghost@hub.example"
+	res, _ = hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody2@hub.example>\nDATA\nSubject: b\n\nx\n.\n"), hub.Cfg.Neigh["far"])
+	hub.DeliverIDs(res.Accepted[0].ID)
+	if evs["hub"].count("bounced") != 1 {
+		t.Errorf("%d bounced events, want 1 (the unroutable postmaster gets nothing)", evs["hub"].count("bounced"))
+	}
+	if l, _ := hub.Queue.List(); len(l) != 0 {
+		t.Errorf("%d entries left queued", len(l))
+	}
+}

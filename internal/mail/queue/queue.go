@@ -81,6 +81,9 @@ type Entry struct {
 	LastErr  string    `json:"last_err,omitempty"`
 	Finished time.Time `json:"finished,omitzero"`
 	Key      string    `json:"key,omitempty"`
+	// Postmaster marks a report to the postmaster: if it fails too,
+	// nothing more is sent.
+	Postmaster bool `json:"postmaster,omitempty"`
 }
 
 // Done reports whether no recipient is pending.
