@@ -8,6 +8,7 @@ package reass
 
 import (
 	"errors"
+	"ferry/internal/safeio"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -199,7 +200,7 @@ func Reassemble(metaPath string, o Options) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	dst, err := placeNoClobber(tmp.Name(), strings.TrimSuffix(metaPath, MetaSuffix))
+	dst, err := safeio.PlaceNoClobber(tmp.Name(), strings.TrimSuffix(metaPath, MetaSuffix))
 	if err != nil {
 		return err
 	}
@@ -284,34 +285,6 @@ func (o *Options) removeAll(metaPath string, n int) {
 	if !o.NoSync {
 		syncDir(filepath.Dir(metaPath))
 	}
-}
-
-// placeNoClobber moves tmp to dst, or to dst.0, dst.1 ... when taken (as
-// nncp-reass names them). A hard link makes the check and the move one
-// step; without hard links (vfat) it falls back to a checked rename.
-func placeNoClobber(tmp, dst string) (string, error) {
-	for i := -1; i < 1_000_000; i++ {
-		cand := dst
-		if i >= 0 {
-			cand = dst + "." + strconv.Itoa(i)
-		}
-		err := os.Link(tmp, cand)
-		if err == nil {
-			os.Remove(tmp)
-			return cand, nil
-		}
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if _, serr := os.Lstat(cand); serr == nil {
-			continue
-		}
-		if err := os.Rename(tmp, cand); err != nil {
-			return "", err
-		}
-		return cand, nil
-	}
-	return "", fmt.Errorf("%s: no free name", dst)
 }
 
 // createTemp makes a hidden temporary file in dir with mode 0666 less the

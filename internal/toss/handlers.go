@@ -3,6 +3,7 @@ package toss
 import (
 	"bytes"
 	"errors"
+	"ferry/internal/safeio"
 	"fmt"
 	"io"
 	"os"
@@ -86,42 +87,13 @@ func (p *packet) file() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	final, err := placeNoClobber(tmp.Name(), dst)
+	final, err := safeio.PlaceNoClobber(tmp.Name(), dst)
 	if err != nil {
 		return err
 	}
 	committed = true
 	p.ev.Saved = final
 	return p.t.Spool.SyncDir(dir)
-}
-
-// placeNoClobber moves tmp to dst, or to dst.0, dst.1 ... if taken (the
-// counter nncp-toss uses), and
-// returns the name used. Hard links make the check and the move atomic;
-// on filesystems without them (vfat) it falls back to a checked rename.
-func placeNoClobber(tmp, dst string) (string, error) {
-	for i := -1; i < 1_000_000; i++ {
-		cand := dst
-		if i >= 0 {
-			cand = dst + "." + strconv.Itoa(i)
-		}
-		err := os.Link(tmp, cand)
-		if err == nil {
-			os.Remove(tmp)
-			return cand, nil
-		}
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if _, serr := os.Lstat(cand); serr == nil {
-			continue
-		}
-		if err := os.Rename(tmp, cand); err != nil {
-			return "", err
-		}
-		return cand, nil
-	}
-	return "", fmt.Errorf("%s: no free name", dst)
 }
 
 func (p *packet) freq() error {

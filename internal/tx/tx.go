@@ -71,6 +71,37 @@ func (s *Sender) Route(to *config.Neighbour, via *[]node.ID) ([]*config.Neighbou
 // fill writes. fill must write the whole payload and return nil; on error
 // nothing is queued.
 func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill func(w io.Writer) error) (*Result, error) {
+	hops, err := s.Route(to, o.Via)
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]layer, len(hops))
+	for i, hop := range hops {
+		layers[i] = layer{to: hop, ph: ph}
+		if i < len(hops)-1 {
+			layers[i].ph = trnsHeader(hops[i+1].ID)
+		}
+	}
+	return s.queue(layers, o, fill)
+}
+
+// layer is one encryption of a packet: for whom, and the plain header
+// that starts its plaintext.
+type layer struct {
+	to *config.Neighbour
+	ph wire.PlainHeader
+}
+
+func trnsHeader(next node.ID) wire.PlainHeader {
+	return wire.PlainHeader{Type: wire.TypeTrns, Path: next[:]}
+}
+
+// queue builds the onion outside in (the first layer's packet is written
+// to the spool's tmp/; each layer's plaintext is its header followed by
+// the next layer's packet; fill writes the innermost payload), pads the
+// innermost stream so that the outermost packet reaches o.MinSize, and
+// commits the result to the first layer's recipient's tx/.
+func (s *Sender) queue(layers []layer, o Options, fill func(w io.Writer) error) (*Result, error) {
 	self := s.Cfg.Self
 	if self == nil {
 		return nil, ErrNoSelf
@@ -78,26 +109,17 @@ func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill
 	if err := self.CheckSignKey(); err != nil {
 		return nil, err
 	}
-	hops, err := s.Route(to, o.Via)
-	if err != nil {
-		return nil, err
-	}
 	tmp, err := s.Spool.NewTmp()
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Abort()
-
-	// Build the writer chain outside in: the first hop's packet is written
-	// to tmp; each wrapper's plaintext is a trns header followed by the
-	// next packet.
 	var w io.Writer = tmp
-	encs := make([]*pktcrypt.Encrypter, 0, len(hops))
-	for i, hop := range hops {
-		eo := pktcrypt.EncryptOptions{Sender: self, Recipient: &hop.Public, Nice: o.Nice}
-		inner := i == len(hops)-1
-		if inner && o.MinSize > 0 {
-			wraps, min := len(hops)-1, o.MinSize
+	encs := make([]*pktcrypt.Encrypter, 0, len(layers))
+	for i, l := range layers {
+		eo := pktcrypt.EncryptOptions{Sender: self, Recipient: &l.to.Public, Nice: o.Nice}
+		if i == len(layers)-1 && o.MinSize > 0 {
+			wraps, min := len(layers)-1, o.MinSize
 			eo.PadFor = func(n int64) int64 { return pktcrypt.PadFor(n, wraps, min) }
 		}
 		e, err := pktcrypt.NewEncrypter(w, eo)
@@ -105,14 +127,7 @@ func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill
 			return nil, err
 		}
 		encs = append(encs, e)
-		var h wire.PlainHeader
-		if inner {
-			h = ph
-		} else {
-			next := hops[i+1].ID
-			h = wire.PlainHeader{Type: wire.TypeTrns, Path: next[:]}
-		}
-		hb, err := h.Marshal()
+		hb, err := l.ph.Marshal()
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +144,7 @@ func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill
 			return nil, err
 		}
 	}
-	hop := hops[0]
+	hop := layers[0].to
 	name, err := tmp.Commit(hop.ID, spool.TX, "")
 	if err != nil {
 		return nil, err
