@@ -214,23 +214,12 @@ func runRsmtp(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := m.ReceiveBSMTP(x.Stdin, origin)
+	res, err := m.ReceiveBSMTP(x.Stdin, origin, mta.ReceiveOptions{QueueOnly: *queueOnly})
 	if err != nil {
 		return mailExit(err)
 	}
 	if res.Quarantined != "" {
 		fmt.Fprintf(x.Stderr, "%s: malformed parts of the batch from %s kept in %s: %v\n", x.prog, origin.Name, res.Quarantined, errors.Join(res.BadErrs...))
-	}
-	if *queueOnly {
-		return nil
-	}
-	ids := make([]string, len(res.Accepted))
-	for i, e := range res.Accepted {
-		ids[i] = e.ID
-	}
-	if err := m.DeliverIDs(ids...); err != nil {
-		// Accepted and queued: the queue run will try again.
-		fmt.Fprintf(x.Stderr, "%s: %v\n", x.prog, err)
 	}
 	return nil
 }
@@ -257,19 +246,12 @@ func (x *ctx) rmailHandle(m *mta.MTA, inv *submit.Invocation) error {
 	if inv.NullSender {
 		from = ""
 	}
-	res, err := m.ReceiveRmail(x.Stdin, from, inv.From != "" || inv.NullSender, inv.Recipients, origin)
+	res, err := m.ReceiveRmail(x.Stdin, from, inv.From != "" || inv.NullSender, inv.Recipients, origin, mta.ReceiveOptions{QueueOnly: inv.DeliveryMode == "q"})
 	if err != nil {
 		return mailExit(err)
 	}
 	if len(res.BadErrs) > 0 {
 		return exitCode(exDataErr, errors.Join(res.BadErrs...))
-	}
-	ids := make([]string, len(res.Accepted))
-	for i, e := range res.Accepted {
-		ids[i] = e.ID
-	}
-	if err := m.DeliverIDs(ids...); err != nil {
-		fmt.Fprintf(x.Stderr, "%s: %v\n", x.prog, err)
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 // for mail submitted here, routed like any other message. Mail from the
 // null sender is never bounced (it is a bounce itself): its failures are
 // only logged.
-func (m *MTA) bounce(e *queue.Entry, now time.Time) error {
+func (m *MTA) bounce(e *queue.Entry, now time.Time, open opener) error {
 	var failed []*queue.Rcpt
 	for _, r := range e.Rcpts {
 		if r.State == queue.Failed && !r.Bounced {
@@ -44,7 +44,7 @@ func (m *MTA) bounce(e *queue.Entry, now time.Time) error {
 			m.Log.Mail(&Event{What: "failed", ID: e.ID, Rcpts: addrs(failed), Err: errors.New("a bounce that cannot be delivered is dropped (no mail.postmaster)")})
 			return nil
 		}
-		return m.doubleBounce(e, failed, now)
+		return m.doubleBounce(e, failed, now, open)
 	}
 	opts := dsn.Options{
 		ReportingMTA: m.Domain(),
@@ -53,7 +53,7 @@ func (m *MTA) bounce(e *queue.Entry, now time.Time) error {
 		Ret:          e.Ret,
 		Arrival:      e.Received,
 		QueueID:      e.ID,
-		Original:     func() (io.ReadCloser, error) { return m.Queue.Open(e.ID) },
+		Original:     open,
 	}
 	if e.EnvID != "" {
 		opts.EnvID, _ = dsn.DecodeXtext(e.EnvID)
@@ -150,9 +150,9 @@ func (m *MTA) noteDSN(open func() (io.ReadCloser, error)) {
 
 // doubleBounce reports a bounce that could not be delivered to the
 // postmaster, with the bounce itself attached.
-func (m *MTA) doubleBounce(e *queue.Entry, failed []*queue.Rcpt, now time.Time) error {
+func (m *MTA) doubleBounce(e *queue.Entry, failed []*queue.Rcpt, now time.Time, open opener) error {
 	opts := dsn.Options{ReportingMTA: m.Domain(), Now: now, Sender: m.Mail.Postmaster, Ret: "FULL",
-		Arrival: e.Received, QueueID: e.ID, Original: func() (io.ReadCloser, error) { return m.Queue.Open(e.ID) }}
+		Arrival: e.Received, QueueID: e.ID, Original: open}
 	for _, r := range failed {
 		opts.Recipients = append(opts.Recipients, dsn.Recipient{Final: r.Addr, Action: dsn.Failed,
 			Status: "5.0.0", Diagnostic: "x-unix; " + oneLine(r.Err), LastAttempt: r.Updated})
@@ -163,18 +163,10 @@ func (m *MTA) doubleBounce(e *queue.Entry, failed []*queue.Rcpt, now time.Time) 
 	}
 	msg := &Message{Env: &bsmtp.Envelope{From: "", To: []string{m.Mail.Postmaster}}, Size: int64(len(report)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(report)), nil }}
-	// Queued, flagged, then delivered: if it fails too it must not report
+	// Marked as a postmaster report: if it fails too, it must not report
 	// itself to the postmaster again.
-	sub, err := m.Submit(msg, SubmitOptions{QueueOnly: true})
-	if err != nil {
+	if _, err := m.submit(msg, SubmitOptions{}, true); err != nil {
 		return err
-	}
-	if sub.Queued != nil {
-		sub.Queued.Postmaster = true
-		if err := m.Queue.Update(sub.Queued); err != nil {
-			return err
-		}
-		defer m.DeliverIDs(sub.Queued.ID)
 	}
 	m.Log.Mail(&Event{What: "bounced", ID: e.ID, Rcpts: addrs(failed), Via: "postmaster " + m.Mail.Postmaster})
 	return nil

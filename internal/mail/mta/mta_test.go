@@ -118,7 +118,7 @@ func carryMail(t *testing.T, net *testnet.Net, ms map[string]*MTA, from, to stri
 		}
 		p := filepath.Join(b.ExecDir, e.Name())
 		f, _ := os.Open(p)
-		res, err := ms[to].ReceiveBSMTP(f, ms[to].Cfg.Neigh[from])
+		res, err := ms[to].ReceiveBSMTP(f, ms[to].Cfg.Neigh[from], ReceiveOptions{})
 		f.Close()
 		os.Remove(p)
 		if err != nil {
@@ -183,7 +183,7 @@ func TestBatchTwiceDeliversOnce(t *testing.T) {
 	}
 	w.Close()
 	for round := 0; round < 2; round++ {
-		res, err := hub.ReceiveBSMTP(bytes.NewReader(batch.Bytes()), hub.Cfg.Neigh["sat"])
+		res, err := hub.ReceiveBSMTP(bytes.NewReader(batch.Bytes()), hub.Cfg.Neigh["sat"], ReceiveOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestMalformedBatchKeepsGoodOnesAndTheBatch(t *testing.T) {
 		"MAIL FROM:<root@sat.example>\nRCPT TO:<alice@hub.example>\nBOGUS\nDATA\nSubject: two\n\nsecond\n.\n" +
 		"MAIL FROM:<root@sat.example>\nRCPT TO:<bob@hub.example>\nDATA\nSubject: three\n\nthird\n.\n" +
 		"MAIL FROM:<root@sat.example>\nRCPT TO:<bob@hub.example>\nDATA\nSubject: cut\n\nno end"
-	res, err := hub.ReceiveBSMTP(strings.NewReader(batch), hub.Cfg.Neigh["sat"])
+	res, err := hub.ReceiveBSMTP(strings.NewReader(batch), hub.Cfg.Neigh["sat"], ReceiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestLoopRefused(t *testing.T) {
 	_, ms, _ := setup(t)
 	hub := ms["hub"]
 	// Mail from far for far.example would go straight back to far.
-	res, err := hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<a@far.example>\nRCPT TO:<b@far.example>\nDATA\n\nx\n.\n"), hub.Cfg.Neigh["far"])
+	res, err := hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<a@far.example>\nRCPT TO:<b@far.example>\nDATA\n\nx\n.\n"), hub.Cfg.Neigh["far"], ReceiveOptions{})
 	if err != nil || len(res.Accepted) != 1 {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestDoubleBounce(t *testing.T) {
 	hub := ms["hub"]
 	hub.Cfg, hub.Mail, hub.Sender.Cfg = cfg, cfg.Mail, cfg
 	// A bounce (null sender) for an unknown user, arriving from far.
-	res, err := hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody@hub.example>\nDATA\nSubject: a bounce\n\nx\n.\n"), hub.Cfg.Neigh["far"])
+	res, err := hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody@hub.example>\nDATA\nSubject: a bounce\n\nx\n.\n"), hub.Cfg.Neigh["far"], ReceiveOptions{})
 	if err != nil || len(res.Accepted) != 1 {
 		t.Fatal(res, err)
 	}
@@ -344,7 +344,7 @@ func TestDoubleBounce(t *testing.T) {
 	}
 	// Now the postmaster is unknown too: no loop.
 	hub.Mail.Postmaster = "ghost@hub.example"
-	res, _ = hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody2@hub.example>\nDATA\nSubject: b\n\nx\n.\n"), hub.Cfg.Neigh["far"])
+	res, _ = hub.ReceiveBSMTP(strings.NewReader("MAIL FROM:<>\nRCPT TO:<nobody2@hub.example>\nDATA\nSubject: b\n\nx\n.\n"), hub.Cfg.Neigh["far"], ReceiveOptions{})
 	hub.DeliverIDs(res.Accepted[0].ID)
 	if evs["hub"].count("bounced") != 1 {
 		t.Errorf("%d bounced events, want 1 (the unroutable postmaster gets nothing)", evs["hub"].count("bounced"))

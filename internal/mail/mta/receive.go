@@ -17,6 +17,13 @@ import (
 	"ferry/internal/mail/queue"
 )
 
+// ReceiveOptions tune a reception.
+type ReceiveOptions struct {
+	// QueueOnly puts every message in the queue for the next queue run
+	// instead of delivering it now.
+	QueueOnly bool
+}
+
 // Received sums up what a reception did.
 type Received struct {
 	Accepted   []*queue.Entry // new entries
@@ -35,7 +42,7 @@ type Received struct {
 // not stop the others: the whole batch is kept in QUEUE/bad/ with a note
 // of what was wrong, for the postmaster. Only when everything is either
 // queued or kept does it return nil, and the handle exits 0.
-func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour) (*Received, error) {
+func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour, o ReceiveOptions) (*Received, error) {
 	batch, sum, err := m.spoolBatch(in)
 	if err != nil {
 		return nil, err
@@ -61,7 +68,7 @@ func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour) (*Received, e
 			}
 			continue
 		}
-		if err := m.acceptOne(env, body, origin, fmt.Sprintf("%s:%d", key, i), res); err != nil {
+		if err := m.acceptOne(env, body, origin, fmt.Sprintf("%s:%d", key, i), o, res); err != nil {
 			var be *bsmtp.Error
 			if errors.As(err, &be) {
 				res.BadErrs = append(res.BadErrs, err)
@@ -81,26 +88,35 @@ func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour) (*Received, e
 	return res, nil
 }
 
-// acceptOne stores one transaction of a batch: its body is staged (so a
-// truncated DATA is never accepted), a Received header put in front.
-func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neighbour, key string, res *Received) error {
-	tmp, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "in-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+// acceptOne takes one transaction of a batch: its body is staged whole
+// (so a truncated DATA is never acted on), a Received header put in
+// front; it is delivered now, what cannot be delivered yet goes into the
+// queue, and the key is marked so that the same batch tossed again skips
+// it. Nothing here is fsynced but deliveries and queue entries: until the
+// handle exits 0, NNCP keeps the packet.
+func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neighbour, key string, o ReceiveOptions, res *Received) error {
 	id := queue.KeyID(key)
 	rcvd := m.receivedHeader(origin, id, env.To)
-	n, err := io.Copy(tmp, io.MultiReader(strings.NewReader(rcvd), body))
+	st, err := newStage(filepath.Join(m.Queue.Dir, "tmp"), io.MultiReader(strings.NewReader(rcvd), body))
 	if err != nil {
 		return err
 	}
-	if hops := countReceived(tmp); hops > maxHops {
+	defer st.close()
+	if m.Queue.Handled(key) {
+		res.Duplicates++
+		m.Log.Mail(&Event{What: "duplicate", ID: id, From: env.From, Rcpts: env.To})
+		return nil
+	}
+	if _, err := m.Queue.Get(id); err == nil {
+		res.Duplicates++ // queued by an earlier toss of this batch
+		m.Log.Mail(&Event{What: "duplicate", ID: id, From: env.From, Rcpts: env.To})
+		return nil
+	}
+	if hops := st.countReceived(); hops > maxHops {
 		res.BadErrs = append(res.BadErrs, fmt.Errorf("%w: %d Received headers (from <%s>)", ErrLoop, hops, env.From))
 		return nil
 	}
-	msg := &Message{Env: env, Size: n, Open: reopen(tmp.Name())}
+	msg := &Message{Env: env, Size: st.size, Open: st.open}
 	m.fillHeaderFacts(msg)
 	if env.From == "" {
 		m.noteDSN(msg.Open)
@@ -109,17 +125,15 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 	for i := range idx {
 		idx[i] = i
 	}
-	e, err := m.enqueue(msg, idx, origin.ID.String(), key)
-	if errors.Is(err, queue.ErrDuplicate) {
-		res.Duplicates++
-		m.Log.Mail(&Event{What: "duplicate", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e)})
-		return nil
+	e := m.newEntry(msg, idx, origin.ID.String(), key)
+	m.Log.Mail(&Event{What: "received", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Via: "nncp:" + origin.Name, Size: e.Size})
+	if err := m.handle(e, st.open, o.QueueOnly); err != nil {
+		return err
 	}
-	if err != nil {
+	if err := m.Queue.MarkHandled(key); err != nil {
 		return err
 	}
 	res.Accepted = append(res.Accepted, e)
-	m.Log.Mail(&Event{What: "received", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Via: "nncp:" + origin.Name, Size: e.Size})
 	return nil
 }
 
@@ -129,7 +143,7 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 // UUCP "From sender date" line or a Return-Path header (what Postfix's
 // pipe(8) flags F and R add), which is then removed from the message:
 // delivery writes its own Return-Path.
-func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []string, origin *config.Neighbour) (*Received, error) {
+func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []string, origin *config.Neighbour, o ReceiveOptions) (*Received, error) {
 	if len(to) == 0 {
 		return nil, &PermanentError{errors.New("rmail: no recipients")}
 	}
@@ -158,7 +172,7 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []strin
 	}
 	env := &bsmtp.Envelope{From: from, To: to}
 	res := &Received{}
-	return res, m.acceptOne(env, body, origin, key, res)
+	return res, m.acceptOne(env, body, origin, key, o, res)
 }
 
 // senderFromMessage finds the envelope sender in a leading "From " line
@@ -206,18 +220,16 @@ func senderFromMessage(f *os.File) (string, io.Reader, error) {
 	return "", io.MultiReader(bytes.NewReader(head), rest), nil
 }
 
-// spoolBatch copies in to a file in the queue's tmp/, fsynced, and
-// returns its path and SHA-256.
+// spoolBatch copies in to a file in the queue's tmp/ and returns its path
+// and SHA-256.
 func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
 	f, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
 	if err != nil {
 		return "", "", err
 	}
+	// No fsync: until the handle exits 0, NNCP keeps the packet.
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(f, h), in)
-	if err == nil && !m.Queue.NoSync {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -277,9 +289,6 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-func reopen(path string) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) { return os.Open(path) }
-}
 
 // receivedHeader is the trace line this node adds to mail it takes from a
 // neighbour.
@@ -294,24 +303,3 @@ func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string) s
 
 const maxHops = 50
 
-// countReceived counts Received: fields in the header of the file f.
-func countReceived(f *os.File) int {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0
-	}
-	buf := make([]byte, 256<<10)
-	n, _ := io.ReadFull(f, buf)
-	head := buf[:n]
-	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
-		head = head[:i]
-	} else if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
-		head = head[:i]
-	}
-	c := 0
-	for _, l := range bytes.Split(head, []byte("\n")) {
-		if len(l) > 9 && strings.EqualFold(string(l[:9]), "received:") {
-			c++
-		}
-	}
-	return c
-}

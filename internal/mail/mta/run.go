@@ -50,10 +50,68 @@ func (m *MTA) deliverOne(id string) error {
 	if err != nil {
 		return err
 	}
-	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID,
-		Open: func() (io.ReadCloser, error) { return m.Queue.Open(id) }}
+	open := func() (io.ReadCloser, error) { return m.Queue.Open(id) }
 	now := m.Now()
-	// Group pending recipients by route.
+	m.attempt(e, open, now)
+	return m.settle(e, now, open)
+}
+
+// opener returns the message a delivery reads.
+type opener = func() (io.ReadCloser, error)
+
+// handle delivers a new entry now (unless queueOnly) and makes durable
+// what is left: the recipients still pending go into the mail queue (the
+// message with them); the rest is recorded in the history. Permanent
+// failures are bounced. When it returns nil, every recipient is delivered,
+// bounced, or safe in the queue.
+func (m *MTA) handle(e *queue.Entry, open opener, queueOnly bool) error {
+	now := m.Now()
+	if !queueOnly {
+		m.attempt(e, open, now)
+	}
+	pending := false
+	for _, r := range e.Rcpts {
+		pending = pending || r.State == queue.Pending
+	}
+	if pending && !queueOnly {
+		e.Attempts = 1
+		e.NextTry = now.Add(m.backoff(1))
+		e.LastErr = firstErr(e)
+	}
+	if err := m.bounce(e, now, open); err != nil {
+		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
+	}
+	if pending {
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if _, err := m.Queue.Accept(e, rc); err != nil {
+			return err
+		}
+		m.Log.Mail(&Event{What: "queued", ID: e.ID, From: e.From, Rcpts: pendingAddrs(e), Size: e.Size})
+		return nil
+	}
+	e.Finished = now
+	return m.Queue.Record(e)
+}
+
+func pendingAddrs(e *queue.Entry) []string {
+	var out []string
+	for _, r := range e.Rcpts {
+		if r.State == queue.Pending {
+			out = append(out, r.Addr)
+		}
+	}
+	return out
+}
+
+// attempt tries every pending recipient of e once: local mailboxes and
+// commands, neighbours over NNCP (one packet per neighbour), the SMTP
+// relay (one transaction). It only changes e in memory.
+func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time) {
+	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open}
 	relay := []*queue.Rcpt{}
 	nodes := map[string][]*queue.Rcpt{}
 	var nodeOrder []*config.Neighbour
@@ -69,6 +127,7 @@ func (m *MTA) deliverOne(id string) error {
 				enh = "5.1.1" // bad destination mailbox
 			}
 			m.fail(r, now, rt.Err, 550, enh)
+			m.logResult(e.ID, e.From, r, "none")
 		case RouteLocal:
 			m.local(msg, r, rt.Target, now)
 		case RouteRelay:
@@ -76,6 +135,7 @@ func (m *MTA) deliverOne(id string) error {
 		case RouteNode:
 			if e.Origin == rt.Node.ID.String() {
 				m.fail(r, now, fmt.Errorf("%w: would go back to %s, where it came from", ErrLoop, rt.Node.Name), 554, "5.4.6")
+				m.logResult(e.ID, e.From, r, "nncp:"+rt.Node.Name)
 				continue
 			}
 			if _, ok := nodes[rt.Node.Name]; !ok {
@@ -85,17 +145,16 @@ func (m *MTA) deliverOne(id string) error {
 		}
 	}
 	for _, n := range nodeOrder {
-		m.onward(e, n, nodes[n.Name], now)
+		m.onward(e, open, n, nodes[n.Name], now)
 	}
 	if len(relay) > 0 {
 		m.smtp(msg, relay, now)
 	}
-	return m.settle(e, now)
 }
 
 // settle schedules retries, gives up on old messages, bounces failures,
-// and finishes entries with nothing pending.
-func (m *MTA) settle(e *queue.Entry, now time.Time) error {
+// and finishes queued entries with nothing pending.
+func (m *MTA) settle(e *queue.Entry, now time.Time, open opener) error {
 	pending := false
 	for _, r := range e.Rcpts {
 		if r.State == queue.Pending && r.Err != "" {
@@ -119,7 +178,7 @@ func (m *MTA) settle(e *queue.Entry, now time.Time) error {
 			e.LastErr = firstErr(e)
 		}
 	}
-	if err := m.bounce(e, now); err != nil {
+	if err := m.bounce(e, now, open); err != nil {
 		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
 	}
 	for _, r := range e.Rcpts {
@@ -257,7 +316,7 @@ func (m *MTA) smtp(msg *deliver.Message, rcpts []*queue.Rcpt, now time.Time) {
 
 // onward sends the recipients on to neighbour n over NNCP, as a new
 // packet (onion-routed by n's via; relays never see inside).
-func (m *MTA) onward(e *queue.Entry, n *config.Neighbour, rcpts []*queue.Rcpt, now time.Time) {
+func (m *MTA) onward(e *queue.Entry, open opener, n *config.Neighbour, rcpts []*queue.Rcpt, now time.Time) {
 	env := &bsmtp.Envelope{From: e.From}
 	if e.EnvID != "" {
 		env.Params = append(env.Params, bsmtp.Param{Key: "ENVID", Value: e.EnvID})
@@ -292,7 +351,7 @@ func (m *MTA) onward(e *queue.Entry, n *config.Neighbour, rcpts []*queue.Rcpt, n
 		}
 		return
 	}
-	msg := &Message{Env: env, Size: e.Size, Open: func() (io.ReadCloser, error) { return m.Queue.Open(e.ID) }}
+	msg := &Message{Env: env, Size: e.Size, Open: open}
 	res, err := m.sendEnvelope(n, env, msg)
 	for _, r := range rcpts {
 		if err != nil {

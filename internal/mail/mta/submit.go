@@ -60,6 +60,12 @@ func IsPermanent(err error) bool {
 // now. Every recipient is routed and every limit checked before anything
 // is written, so a refused submission leaves nothing behind.
 func (m *MTA) Submit(msg *Message, o SubmitOptions) (*Submitted, error) {
+	return m.submit(msg, o, false)
+}
+
+// submit is Submit; postmaster marks a report to the postmaster, which is
+// not reported again if it fails.
+func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted, error) {
 	if len(msg.Env.To) == 0 {
 		return nil, &PermanentError{errors.New("no recipients")}
 	}
@@ -99,17 +105,12 @@ func (m *MTA) Submit(msg *Message, o SubmitOptions) (*Submitted, error) {
 		res.Packets = append(res.Packets, s)
 	}
 	if len(queued) > 0 {
-		e, err := m.enqueue(msg, queued, "", "")
-		if err != nil {
+		e := m.newEntry(msg, queued, "", "")
+		e.Postmaster = postmaster
+		if err := m.handle(e, msg.Open, o.QueueOnly); err != nil {
 			return res, err
 		}
 		res.Queued = e
-		m.Log.Mail(&Event{What: "queued", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Size: e.Size})
-		if !o.QueueOnly {
-			if err := m.DeliverIDs(e.ID); err != nil {
-				return res, err
-			}
-		}
 	}
 	return res, nil
 }
@@ -237,11 +238,17 @@ func (m *MTA) sendEnvelope(n *config.Neighbour, env *bsmtp.Envelope, msg *Messag
 	})
 }
 
-// enqueue stores msg for the recipients idx in the mail queue.
-func (m *MTA) enqueue(msg *Message, idx []int, origin, key string) (*queue.Entry, error) {
+// newEntry makes the queue entry (in memory) of msg for the recipients
+// idx.
+func (m *MTA) newEntry(msg *Message, idx []int, origin, key string) *queue.Entry {
 	env := msg.Env
 	e := &queue.Entry{From: env.From, Origin: origin, Received: m.Now(), Key: key,
-		MessageID: msg.MessageID, Subject: msg.Subject}
+		MessageID: msg.MessageID, Subject: msg.Subject, Size: msg.Size}
+	if key != "" {
+		e.ID = queue.KeyID(key)
+	} else {
+		e.ID = queue.NewID(e.Received)
+	}
 	e.EnvID, _ = env.Param("ENVID")
 	e.Ret, _ = env.Param("RET")
 	e.Body, _ = env.Param("BODY")
@@ -257,14 +264,10 @@ func (m *MTA) enqueue(msg *Message, idx []int, origin, key string) (*queue.Entry
 				}
 			}
 		}
+		r.State = queue.Pending
 		e.Rcpts = append(e.Rcpts, r)
 	}
-	rc, err := msg.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return m.Queue.Accept(e, rc)
+	return e
 }
 
 // fillHeaderFacts reads Message-ID and Subject from the header for mailq.

@@ -9,7 +9,10 @@
 //	QUEUE/env/ID        its envelope and state (JSON); its presence means "queued"
 //	QUEUE/done/ID       the final envelope of a delivered or bounced message
 //	QUEUE/sent/ID       a message this node queued as an NNCP packet
-//	QUEUE/keys/KEY      an accepted message's dedup key -> ID
+//	QUEUE/keys/XX.log   hashes of messages and recipients already handled
+//	                    (256 buckets, rotated), so a batch tossed twice
+//	                    delivers nothing twice
+//	QUEUE/history.log   messages delivered at once, for mailq -all
 //	QUEUE/tmp/
 package queue
 
@@ -159,8 +162,14 @@ func KeyID(key string) string {
 	return "K-" + idEnc.EncodeToString(s[:10])
 }
 
-// writeAtomic writes data to sub/name via tmp/.
+// writeAtomic writes data to sub/name via tmp/, fsynced.
 func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) error {
+	return q.write(sub, name, write, !q.NoSync)
+}
+
+// write writes data to sub/name via tmp/ and a rename; sync adds the
+// fsyncs that make it survive a crash.
+func (q *Queue) write(sub, name string, write func(f *os.File) error, sync bool) error {
 	f, err := os.CreateTemp(q.path("tmp", ""), name+".*")
 	if err != nil {
 		return err
@@ -175,7 +184,7 @@ func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) erro
 	if err := write(f); err != nil {
 		return err
 	}
-	if !q.NoSync {
+	if sync {
 		if err := f.Sync(); err != nil {
 			return err
 		}
@@ -187,6 +196,9 @@ func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) erro
 		return err
 	}
 	ok = true
+	if !sync {
+		return nil
+	}
 	return q.syncDir(sub)
 }
 
@@ -330,8 +342,17 @@ func (q *Queue) Lock(id string) (func(), error) {
 // List returns the queued entries (due or not), oldest first.
 func (q *Queue) List() ([]*Entry, error) { return q.list("env") }
 
-// History returns finished entries, oldest first.
-func (q *Queue) History() ([]*Entry, error) { return q.list("done") }
+// History returns finished entries, oldest first: those that went
+// through the queue (done/) and those delivered at once (the journal).
+func (q *Queue) History() ([]*Entry, error) {
+	done, err := q.list("done")
+	if err != nil {
+		return nil, err
+	}
+	all := append(q.journal(), done...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Received.Before(all[j].Received) })
+	return all, nil
+}
 
 func (q *Queue) list(sub string) ([]*Entry, error) {
 	ents, err := os.ReadDir(q.path(sub, ""))

@@ -31,12 +31,14 @@ type Sent struct {
 	Cancelled  bool   `json:"cancelled,omitempty"`
 }
 
-// RecordSent stores a Sent record.
+// RecordSent stores a Sent record. It is bookkeeping for mailq (the
+// packet itself is durable in the spool), so it is written atomically but
+// not fsynced.
 func (q *Queue) RecordSent(s *Sent) error {
 	if s.ID == "" {
 		s.ID = NewID(s.Queued)
 	}
-	return q.writeAtomic("sent", s.ID, writeJSON(s))
+	return q.write("sent", s.ID, writeJSON(s), false)
 }
 
 // GetSent reads one Sent record.
@@ -69,4 +71,4 @@ func (q *Queue) ListSent() ([]*Sent, error) {
 }
 
 // UpdateSent rewrites a Sent record.
-func (q *Queue) UpdateSent(s *Sent) error { return q.writeAtomic("sent", s.ID, writeJSON(s)) }
+func (q *Queue) UpdateSent(s *Sent) error { return q.write("sent", s.ID, writeJSON(s), false) }
