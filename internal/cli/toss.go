@@ -54,6 +54,7 @@ func runToss(x *ctx, args []string) error {
 	x.tossDry = *dry
 	o.Report = x.reportToss
 	o.Env = handleEnv(x.cfg.Path)
+	o.InProcess = x.inProcessHandles()
 	x.mailOnToss()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
 	for {

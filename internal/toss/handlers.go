@@ -211,13 +211,24 @@ func (p *packet) exec() error {
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd := exec.Command(argv[0], append(append([]string(nil), argv[1:]...), args...)...)
+	full := append(append([]string(nil), argv...), args...)
+	out := &capped{max: 64 * 1024}
+	if in := p.t.Opts.InProcess; in != nil {
+		handled, err := in(&Handle{Argv: full, Sender: p.sender, Nice: p.ph.Nice, Stdin: body, Output: out})
+		if handled {
+			p.ev.Output = out.buf.Bytes()
+			if err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrHandleFailed, handle, err)
+			}
+			return nil
+		}
+	}
+	cmd := exec.Command(full[0], full[1:]...)
 	cmd.Env = append(append([]string(nil), env...),
 		"NNCP_SELF="+p.t.Cfg.Self.ID.String(),
 		"NNCP_SENDER="+p.sender.ID.String(),
 		"NNCP_NICE="+strconv.Itoa(int(p.ph.Nice)))
 	cmd.Stdin = body
-	out := &capped{max: 64 * 1024}
 	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()
 	p.ev.Output = out.buf.Bytes()

@@ -53,6 +53,20 @@ type Options struct {
 	// MemLimit is the largest exec body kept in memory while it is
 	// checked; bigger ones are staged in the spool's tmp/. Default 16 MiB.
 	MemLimit int64
+	// InProcess, when set, is offered every exec handle before it is
+	// started: if it recognises the command as one it can run itself (ferry's
+	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
+	// part of a non-zero exit. Otherwise the command is started as usual.
+	InProcess func(h *Handle) (handled bool, err error)
+}
+
+// Handle is an exec handle about to run.
+type Handle struct {
+	Argv   []string // the handle's command with the packet's arguments
+	Sender *config.Neighbour
+	Nice   uint8
+	Stdin  io.Reader
+	Output io.Writer // what the command prints (kept for the log)
 }
 
 // Outcome says what happened to a packet.
