@@ -289,7 +289,6 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-
 // receivedHeader is the trace line this node adds to mail it takes from a
 // neighbour.
 func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string) string {
@@ -302,4 +301,3 @@ func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string) s
 }
 
 const maxHops = 50
-
