@@ -47,3 +47,22 @@ func (b *bar) finish() {
 		b.pb.Finish()
 	}
 }
+
+// meterThreshold: packets smaller than this get no bar (they are done
+// before a bar could be read).
+const meterThreshold = 1 << 20
+
+// meter is a bar as the xfer and toss packages want it.
+type meter struct{ b *bar }
+
+func (m meter) Add(n int64) { m.b.add(n) }
+func (m meter) Done()       { m.b.finish() }
+
+// newMeter starts a bar for a copy of size bytes, or returns nil when
+// progress is off or the copy is small.
+func (x *ctx) newMeter(size int64, desc string) *meter {
+	if !x.showProgress() || size < meterThreshold {
+		return nil
+	}
+	return &meter{b: x.newBar(size, desc)}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ferry/internal/node"
+	"ferry/internal/spool"
 	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
@@ -55,6 +56,12 @@ func runToss(x *ctx, args []string) error {
 	o.Report = x.reportToss
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
+	o.Progress = func(j spool.Job, name string) toss.Meter {
+		if m := x.newMeter(j.Size, "File "+name); m != nil {
+			return m
+		}
+		return nil
+	}
 	x.mailOnToss()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
 	for {

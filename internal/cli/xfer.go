@@ -55,6 +55,16 @@ func runXfer(x *ctx, args []string) error {
 		}
 	}
 	o.Report = func(ev *xfer.Event) { x.reportXfer(dir, ev) }
+	o.Progress = func(ev *xfer.Event) xfer.Meter {
+		desc := "Rx " + ev.Pkt
+		if ev.XX == spool.TX {
+			desc = "Tx " + ev.Pkt
+		}
+		if m := x.newMeter(ev.Size, desc); m != nil {
+			return m
+		}
+		return nil
+	}
 	failed := 0
 	if !*txOnly {
 		f, err := xfer.Rx(x.spool, dir, o)

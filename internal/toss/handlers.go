@@ -76,7 +76,14 @@ func (p *packet) file() error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, p.body)
+	var w io.Writer = tmp
+	if p.t.Opts.Progress != nil {
+		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {
+			w = &metered{w: tmp, m: m}
+			defer m.Done()
+		}
+	}
+	n, err := io.Copy(w, p.body)
 	p.ev.Size = n
 	if err != nil {
 		return err
@@ -317,4 +324,16 @@ func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
 		return z, nil
 	}
 	return t.zdec, t.zdec.Reset(r)
+}
+
+// metered counts what is written through it.
+type metered struct {
+	w io.Writer
+	m Meter
+}
+
+func (mw *metered) Write(p []byte) (int, error) {
+	n, err := mw.w.Write(p)
+	mw.m.Add(int64(n))
+	return n, err
 }

@@ -27,6 +27,39 @@ type Options struct {
 	Mkdir   bool // create DIR/NEIGH/SELF for every neighbour (tx)
 	// Report gets one event per packet or directory considered.
 	Report func(*Event)
+	// Progress, when set, is asked for a meter for each packet about to be
+	// copied (nil: none); the copy reports its bytes to it.
+	Progress func(ev *Event) Meter
+}
+
+// Meter follows one copy: Add after each write, Done at the end.
+type Meter interface {
+	Add(n int64)
+	Done()
+}
+
+// metered counts what is written through it.
+type metered struct {
+	w io.Writer
+	m Meter
+}
+
+func (mw *metered) Write(p []byte) (int, error) {
+	n, err := mw.w.Write(p)
+	mw.m.Add(int64(n))
+	return n, err
+}
+
+// meter wraps w when o asks for progress.
+func (o *Options) meter(ev *Event, w io.Writer) (io.Writer, func()) {
+	if o.Progress == nil {
+		return w, func() {}
+	}
+	m := o.Progress(ev)
+	if m == nil {
+		return w, func() {}
+	}
+	return &metered{w: w, m: m}, m.Done
 }
 
 // Event is one thing xfer did or refused.
@@ -148,7 +181,10 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 		return "", err
 	}
 	defer tmp.Abort()
-	if _, err := io.Copy(tmp, f); err != nil {
+	w, done := o.meter(ev, tmp)
+	_, err = io.Copy(w, f)
+	done()
+	if err != nil {
 		return "", err
 	}
 	if _, err := tmp.Commit(ev.Node, spool.RX, ev.Pkt); err != nil {
@@ -220,7 +256,7 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			if j.Header.Nice > o.MaxNice {
 				continue
 			}
-			ev.Skip, ev.Err = txOne(s, j, ev.Path, o)
+			ev.Skip, ev.Err = txOne(s, j, ev, o)
 			report(ev)
 		}
 		unlock()
@@ -228,7 +264,8 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	return failed, nil
 }
 
-func txOne(s *spool.Spool, j spool.Job, dst string, o Options) (string, error) {
+func txOne(s *spool.Spool, j spool.Job, ev *Event, o Options) (string, error) {
+	dst := ev.Path
 	if _, err := os.Stat(dst); err == nil {
 		if !o.Keep {
 			s.Remove(j.Node, spool.TX, j.Name)
@@ -245,7 +282,9 @@ func txOne(s *spool.Spool, j spool.Job, dst string, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = io.Copy(out, src)
+	w, done := o.meter(ev, out)
+	_, err = io.Copy(w, src)
+	done()
 	if err == nil {
 		err = s.Sync(out)
 	}
