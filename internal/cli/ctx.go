@@ -222,3 +222,24 @@ func isTerminal(f *os.File) bool {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// destination is what file, exec and freq do first: read -nice (a usage
+// error if bad), load the config and spool, find the node and read -via.
+func (x *ctx) destination(nodeName, niceS, viaS string, minSizeKiB int64) (*config.Neighbour, tx.Options, error) {
+	nice, err := parseNice("nice", niceS)
+	if err != nil {
+		return nil, tx.Options{}, usageErr("%v", err)
+	}
+	if err := x.setup(); err != nil {
+		return nil, tx.Options{}, err
+	}
+	to, err := x.node(nodeName)
+	if err != nil {
+		return nil, tx.Options{}, err
+	}
+	via, err := x.parseVia(viaS)
+	if err != nil {
+		return nil, tx.Options{}, err
+	}
+	return to, tx.Options{Nice: nice, MinSize: kib(minSizeKiB), Via: via}, nil
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"ferry/internal/node"
 	"ferry/internal/tx"
 )
 
@@ -29,10 +28,6 @@ func runExec(x *ctx, args []string) error {
 		fs.Usage()
 		return exitCode(2, nil)
 	}
-	nice, err := parseNice("nice", *niceS)
-	if err != nil {
-		return usageErr("%v", err)
-	}
 	reply, err := parseNice("replynice", *replyS)
 	if err != nil {
 		return usageErr("%v", err)
@@ -40,20 +35,14 @@ func runExec(x *ctx, args []string) error {
 	if strings.HasPrefix(fs.Arg(0), "area:") {
 		return fmt.Errorf("multicast areas are not supported yet")
 	}
-	if err := x.setup(); err != nil {
-		return err
-	}
-	to, err := x.node(fs.Arg(0))
+	to, o, err := x.destination(fs.Arg(0), *niceS, *viaS, *minSize)
 	if err != nil {
 		return err
 	}
-	via, err := x.parseVia(*viaS)
-	if err != nil {
-		return err
-	}
+	nice := o.Nice
 	handle, hargs := fs.Arg(1), fs.Args()[2:]
 	r, err := x.sender().Exec(to, handle, hargs, x.Stdin, tx.ExecOptions{
-		Options:    tx.Options{Nice: nice, MinSize: kib(*minSize), Via: via},
+		Options:    o,
 		ReplyNice:  reply,
 		NoCompress: *noCompress,
 	})
@@ -98,26 +87,16 @@ func runFreq(x *ctx, args []string) error {
 	if dst == "" {
 		dst = src[strings.LastIndexByte(src, '/')+1:]
 	}
-	nice, err := parseNice("nice", *niceS)
-	if err != nil {
-		return usageErr("%v", err)
-	}
 	reply, err := parseNice("replynice", *replyS)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	if err := x.setup(); err != nil {
-		return err
-	}
-	to, err := x.node(nodeName)
+	to, o, err := x.destination(nodeName, *niceS, *viaS, *minSize)
 	if err != nil {
 		return err
 	}
-	via, err := x.parseVia(*viaS)
-	if err != nil {
-		return err
-	}
-	r, err := x.sender().Freq(to, src, dst, reply, tx.Options{Nice: nice, MinSize: kib(*minSize), Via: via})
+	nice := o.Nice
+	r, err := x.sender().Freq(to, src, dst, reply, o)
 	if err != nil {
 		return err
 	}
@@ -126,5 +105,3 @@ func runFreq(x *ctx, args []string) error {
 		fmt.Sprintf("File request from %s:%s to %s is sent", to.Name, src, dst))
 	return nil
 }
-
-var _ = node.NiceBulk

@@ -50,22 +50,11 @@ func runFile(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
-	nice, err := parseNice("nice", *niceS)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if err := x.setup(); err != nil {
-		return err
-	}
-	to, err := x.node(nodeName)
+	to, o, err := x.destination(nodeName, *niceS, *viaS, *minSize)
 	if err != nil {
 		return err
 	}
-	via, err := x.parseVia(*viaS)
-	if err != nil {
-		return err
-	}
-	o := tx.Options{Nice: nice, MinSize: kib(*minSize), Via: via}
+	nice := o.Nice
 
 	var body io.Reader
 	var size int64 = -1
@@ -99,7 +88,7 @@ func runFile(x *ctx, args []string) error {
 		}
 	}
 	if *maxSize > 0 && size >= 0 && *chunked <= 0 {
-		hops, err := x.sender().Route(to, via)
+		hops, err := x.sender().Route(to, o.Via)
 		if err != nil {
 			return err
 		}
