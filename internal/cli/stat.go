@@ -150,7 +150,3 @@ func (x *ctx) statNode(w io.Writer, name string, showPkt bool) error {
 	return nil
 }
 
-// nncpSize formats a size as NNCP 8.8.2 does (go-humanize 1.0's IBytes:
-// one decimal under 10, rounded half to even after a first rounding to
-// tenths): 12825 bytes are "12 KiB" where go-humanize 1.1 says "13 KiB".
-// TODO(file.go): humanSize should use this too, for NNCP's log messages.
