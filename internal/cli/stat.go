@@ -149,4 +149,3 @@ func (x *ctx) statNode(w io.Writer, name string, showPkt bool) error {
 	}
 	return nil
 }
-
