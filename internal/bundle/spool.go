@@ -105,15 +105,7 @@ func (o *Options) maxNice() uint8 {
 // Queue lists the packets of a queue directory in directory order (the
 // order nncp-bundle puts them in a bundle).
 func Queue(dir string) ([]string, error) {
-	d, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	ents, err := d.ReadDir(-1)
+	ents, err := spool.ReadDirUnsorted(dir)
 	if err != nil {
 		return nil, err
 	}

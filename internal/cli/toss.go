@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"ferry/internal/progress"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func runToss(x *ctx, args []string) error {
 	o.Report = x.reportToss
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
-	o.Progress = func(j spool.Job, name string) toss.Meter {
+	o.Progress = func(j spool.Job, name string) progress.Meter {
 		if m := x.newMeter(j.Size, "File "+name); m != nil {
 			return m
 		}

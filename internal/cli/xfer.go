@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"ferry/internal/progress"
 	"fmt"
 
 	"ferry/internal/node"
@@ -55,7 +56,7 @@ func runXfer(x *ctx, args []string) error {
 		}
 	}
 	o.Report = func(ev *xfer.Event) { x.reportXfer(dir, ev) }
-	o.Progress = func(ev *xfer.Event) xfer.Meter {
+	o.Progress = func(ev *xfer.Event) progress.Meter {
 		desc := "Rx " + ev.Pkt
 		if ev.XX == spool.TX {
 			desc = "Tx " + ev.Pkt

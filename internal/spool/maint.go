@@ -61,10 +61,10 @@ func ParseName(name string) (id [mth.Size]byte, ok bool) {
 	return id, true
 }
 
-// readDirUnsorted lists a directory in the order the file system returns
+// ReadDirUnsorted lists a directory in the order the file system returns
 // it, which is the order nncp-* process files in. A missing directory is
 // empty.
-func readDirUnsorted(dir string) ([]os.DirEntry, error) {
+func ReadDirUnsorted(dir string) ([]os.DirEntry, error) {
 	d, err := os.Open(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -88,7 +88,7 @@ func readDirUnsorted(dir string) ([]os.DirEntry, error) {
 // Entry.HdrErr.
 func (s *Spool) Scan(id node.ID, xx XX, headers bool) ([]Entry, error) {
 	dir := s.QueueDir(id, xx)
-	ents, err := readDirUnsorted(dir)
+	ents, err := ReadDirUnsorted(dir)
 	if err != nil {
 		return nil, err
 	}

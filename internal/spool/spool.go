@@ -19,7 +19,6 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -234,21 +233,12 @@ func (s *Spool) readHeader(id node.ID, xx XX, name string, cache bool) (wire.Enc
 			}
 		}
 	}
-	f, err := os.Open(s.PktPath(id, xx, name))
-	if err != nil {
-		return wire.EncHeader{}, err
-	}
-	defer f.Close()
-	var b [wire.EncHeaderSize]byte
-	n, err := io.ReadFull(f, b[:])
-	if err != nil && n < 8 {
-		return wire.EncHeader{}, fmt.Errorf("reading header: %w", err)
-	}
-	h, err := wire.ParseEncHeader(b[:n])
+	h, err := readHeaderFile(s.PktPath(id, xx, name))
 	if err != nil {
 		return h, err
 	}
 	if cache {
+		b := h.Marshal()
 		s.writeHdr(id, xx, name, b[:])
 	}
 	return h, nil

@@ -112,7 +112,7 @@ func (s *Spool) SweepNode(id node.ID, w Sweep) ([]Target, error) {
 // selects, in directory order, each with its hdr/ companion.
 func (s *Spool) queueFiles(id node.ID, xx XX, before time.Time, keep func(string) bool) ([]Target, error) {
 	dir := s.QueueDir(id, xx)
-	ents, err := readDirUnsorted(dir)
+	ents, err := ReadDirUnsorted(dir)
 	if err != nil {
 		return nil, err
 	}

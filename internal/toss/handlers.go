@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"ferry/internal/node"
+	"ferry/internal/progress"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
 )
@@ -79,7 +80,7 @@ func (p *packet) file() error {
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
 		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {
-			w = &metered{w: tmp, m: m}
+			w = progress.Writer(tmp, m)
 			defer m.Done()
 		}
 	}
@@ -324,16 +325,4 @@ func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
 		return z, nil
 	}
 	return t.zdec, t.zdec.Reset(r)
-}
-
-// metered counts what is written through it.
-type metered struct {
-	w io.Writer
-	m Meter
-}
-
-func (mw *metered) Write(p []byte) (int, error) {
-	n, err := mw.w.Write(p)
-	mw.m.Add(int64(n))
-	return n, err
 }

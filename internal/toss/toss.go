@@ -18,6 +18,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/pktcrypt"
+	"ferry/internal/progress"
 	"ferry/internal/spool"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
@@ -55,18 +56,12 @@ type Options struct {
 	MemLimit int64
 	// Progress, when set, is asked for a meter for each file being
 	// written to incoming (nil: none).
-	Progress func(j spool.Job, name string) Meter
+	Progress func(j spool.Job, name string) progress.Meter
 	// InProcess, when set, is offered every exec handle before it is
 	// started: if it recognises the command as one it can run itself (ferry's
 	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
 	// part of a non-zero exit. Otherwise the command is started as usual.
 	InProcess func(h *Handle) (handled bool, err error)
-}
-
-// Meter follows one file's writing: Add after each write, Done at the end.
-type Meter interface {
-	Add(n int64)
-	Done()
 }
 
 // Handle is an exec handle about to run.

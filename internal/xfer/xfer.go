@@ -13,6 +13,7 @@ import (
 	"sort"
 
 	"ferry/internal/node"
+	"ferry/internal/progress"
 	"ferry/internal/spool"
 	"ferry/internal/wire"
 )
@@ -29,25 +30,7 @@ type Options struct {
 	Report func(*Event)
 	// Progress, when set, is asked for a meter for each packet about to be
 	// copied (nil: none); the copy reports its bytes to it.
-	Progress func(ev *Event) Meter
-}
-
-// Meter follows one copy: Add after each write, Done at the end.
-type Meter interface {
-	Add(n int64)
-	Done()
-}
-
-// metered counts what is written through it.
-type metered struct {
-	w io.Writer
-	m Meter
-}
-
-func (mw *metered) Write(p []byte) (int, error) {
-	n, err := mw.w.Write(p)
-	mw.m.Add(int64(n))
-	return n, err
+	Progress func(ev *Event) progress.Meter
 }
 
 // meter wraps w when o asks for progress.
@@ -59,7 +42,7 @@ func (o *Options) meter(ev *Event, w io.Writer) (io.Writer, func()) {
 	if m == nil {
 		return w, func() {}
 	}
-	return &metered{w: w, m: m}, m.Done
+	return progress.Writer(w, m), m.Done
 }
 
 // Event is one thing xfer did or refused.
