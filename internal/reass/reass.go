@@ -11,7 +11,6 @@ import (
 	"ferry/internal/safeio"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -178,35 +177,18 @@ func Reassemble(metaPath string, o Options) error {
 	}
 	// One pass: check each chunk while copying it into a temporary file.
 	dir := filepath.Dir(metaPath)
-	tmp, err := createTemp(dir)
+	final := strings.TrimSuffix(metaPath, MetaSuffix)
+	tmp, err := safeio.CreateTemp(dir, "reass-"+filepath.Base(final), safeio.Options{Perm: 0o666, NoSync: o.NoSync})
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
 	if err := verify(metaPath, m, sizes, tmp, &o); err != nil {
 		return err
 	}
-	if !o.NoSync {
-		if err := tmp.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	dst, err := safeio.PlaceNoClobber(tmp.Name(), strings.TrimSuffix(metaPath, MetaSuffix))
+	dst, err := tmp.CommitNoClobber(final)
 	if err != nil {
 		return err
-	}
-	committed = true
-	if !o.NoSync {
-		syncDir(dir)
 	}
 	o.removeAll(metaPath, n)
 	o.report(&Event{Kind: Done, Meta: metaPath, Dst: dst})
@@ -283,28 +265,6 @@ func (o *Options) removeAll(metaPath string, n int) {
 	}
 	os.Remove(metaPath)
 	if !o.NoSync {
-		syncDir(filepath.Dir(metaPath))
-	}
-}
-
-// createTemp makes a hidden temporary file in dir with mode 0666 less the
-// umask, the mode the reassembled file keeps (os.CreateTemp's 0600 would
-// be too strict).
-func createTemp(dir string) (*os.File, error) {
-	for range 100 {
-		name := ".ferry-reass-" + strconv.FormatUint(rand.Uint64(), 36)
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("%s: cannot create a temporary file", dir)
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		safeio.SyncDir(filepath.Dir(metaPath))
 	}
 }
