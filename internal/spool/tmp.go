@@ -8,6 +8,8 @@ import (
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/owner"
+	"ferry/internal/tempfail"
 	"ferry/internal/wire"
 )
 
@@ -26,9 +28,9 @@ type Tmp struct {
 
 // NewTmp creates a temporary file in SPOOL/tmp.
 func (s *Spool) NewTmp() (*Tmp, error) {
-	f, err := os.CreateTemp(s.TmpDir(), "pkt-*")
+	f, err := owner.CreateTemp(s.TmpDir(), "pkt-*")
 	if err != nil {
-		return nil, fmt.Errorf("spool tmp: %w", err)
+		return nil, tempfail.Local(fmt.Errorf("spool tmp: %w", err))
 	}
 	return &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize)}, nil
 }
@@ -52,7 +54,7 @@ func (t *Tmp) Write(p []byte) (int, error) {
 	t.n += int64(n)
 	t.h.Write(p[:n])
 	if err != nil {
-		t.err = fmt.Errorf("writing %s: %w", t.f.Name(), err)
+		t.err = tempfail.Local(fmt.Errorf("writing %s: %w", t.f.Name(), err))
 		return n, t.err
 	}
 	return n, nil
@@ -87,14 +89,14 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
 	}
 	if err := t.s.Sync(t.f); err != nil {
-		return "", fmt.Errorf("fsync %s: %w", t.f.Name(), err)
+		return "", tempfail.Local(fmt.Errorf("fsync %s: %w", t.f.Name(), err))
 	}
 	if err := t.f.Close(); err != nil {
-		return "", err
+		return "", tempfail.Local(err)
 	}
 	dir := t.s.QueueDir(id, xx)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return "", err
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
+		return "", tempfail.Local(err)
 	}
 	dst := filepath.Join(dir, name)
 	if _, err := os.Stat(dst); err == nil {
@@ -102,10 +104,10 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 		return name, nil
 	}
 	if err := os.Rename(t.f.Name(), dst); err != nil {
-		return "", err
+		return "", tempfail.Local(err)
 	}
 	if err := t.s.SyncDir(dir); err != nil {
-		return "", err
+		return "", tempfail.Local(err)
 	}
 	// No hdr/ file here: it is a cache for listing big spools, built by
 	// stat (as nncp-stat does); making one per packet would cost a second

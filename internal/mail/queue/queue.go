@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ferry/internal/owner"
 )
 
 // Errors of the queue.
@@ -137,7 +139,7 @@ var subdirs = []string{"msg", "env", "done", "sent", "keys", "tmp"}
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
 	for _, s := range subdirs {
-		if err := os.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
+		if err := owner.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
 			return nil, fmt.Errorf("mail queue: %w", err)
 		}
 	}
@@ -170,7 +172,7 @@ func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) erro
 // write writes data to sub/name via tmp/ and a rename; sync adds the
 // fsyncs that make it survive a crash.
 func (q *Queue) write(sub, name string, write func(f *os.File) error, sync bool) error {
-	f, err := os.CreateTemp(q.path("tmp", ""), name+".*")
+	f, err := owner.CreateTemp(q.path("tmp", ""), name+".*")
 	if err != nil {
 		return err
 	}
