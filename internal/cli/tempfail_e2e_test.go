@@ -97,7 +97,9 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 		cmd  func() *exec.Cmd
 	}
 	steps := []step{
-		{"exec", func() *exec.Cmd { return sat.Cmd(t, testnet.Ferry, "exec", "-noprogress", "-quiet", "hub", "save", "x") }},
+		{"exec", func() *exec.Cmd {
+			return sat.Cmd(t, testnet.Ferry, "exec", "-noprogress", "-quiet", "hub", "save", "x")
+		}},
 		{"file", func() *exec.Cmd { return sat.Cmd(t, testnet.Ferry, "file", "-noprogress", "-quiet", src, "hub:") }},
 		{"freq", func() *exec.Cmd { return sat.Cmd(t, testnet.Ferry, "freq", "-quiet", "hub:pub/x") }},
 		{"sendmail", sendmail},
