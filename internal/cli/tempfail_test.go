@@ -13,6 +13,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/mail/mta"
+	"ferry/internal/mail/queue"
 	"ferry/internal/node"
 	"ferry/internal/spool"
 	"ferry/internal/tempfail"
@@ -50,6 +51,7 @@ func TestExitStatus(t *testing.T) {
 		{"spool not writable", tempfail.Local(fmt.Errorf("spool tmp: %w", eacces)), 75},
 		{"lock held", lockErr, 75},
 		{"mail queue limit", fmt.Errorf("%w: 10 bytes wait", mta.ErrQueueFull), 75},
+		{"mail queue entry locked", fmt.Errorf("mailq -rm: %w", queue.ErrLocked), 75},
 		{"unknown node", fmt.Errorf("%q: %w", "nosuch", config.ErrUnknownNode), 1},
 		{"config missing", &config.Error{Path: "/etc/nncp.hjson", Err: &fs.PathError{Op: "stat", Path: "/etc/nncp.hjson", Err: syscall.ENOENT}}, 1},
 		{"a source file the user cannot read", eacces, 1},

@@ -33,13 +33,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ferry/internal/owner"
+	"ferry/internal/tempfail"
 )
 
 // Errors of the queue.
 var (
 	ErrNotFound  = errors.New("no such message in the queue")
 	ErrDuplicate = errors.New("message already accepted")
-	ErrLocked    = errors.New("message is being delivered by another process")
+	ErrLocked    = tempfail.New("message is being delivered by another process") // temporary
 )
 
 // Recipient states.
