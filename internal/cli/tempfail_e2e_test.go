@@ -113,6 +113,19 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 			t.Errorf("%s: stderr does not say what failed:\n%s", s.name, stderr)
 		}
 	}
+	// A spool that is not there and cannot be made (its file system not
+	// mounted yet, say) is temporary too, for sendmail as for exec: 75,
+	// not sendmail's EX_CONFIG (78), which MTAs bounce.
+	for _, name := range []string{"sendmail", "exec"} {
+		cmd := sendmail()
+		if name == "exec" {
+			cmd = steps[0].cmd()
+		}
+		cmd.Env = append(cmd.Env, "NNCPSPOOL="+filepath.Join(tmp, "missing", "spool"))
+		if code, stderr := run(t, as(cmd), mail); code != 75 {
+			t.Errorf("%s with a spool it cannot create: exit %d, want 75\n%s", name, code, stderr)
+		}
+	}
 	if n := len(sat.TxPackets(t, hub)); n != 0 {
 		t.Fatalf("%d packets queued while the spool was not writable", n)
 	}
