@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,12 +104,30 @@ func pollFile(t *testing.T, path string, ok func(string) bool) string {
 	}
 }
 
+// syncBuf is a buffer a child process writes while the test reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // startCaller starts the ferry binary's caller; the test's cleanup stops it.
-func startCaller(t *testing.T, nd *testnet.Node, args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
+func startCaller(t *testing.T, nd *testnet.Node, args ...string) (*exec.Cmd, *syncBuf, chan error) {
 	t.Helper()
 	cmd := nd.Cmd(t, testnet.Ferry, "caller", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +137,10 @@ func startCaller(t *testing.T, nd *testnet.Node, args ...string) (*exec.Cmd, *by
 		cmd.Process.Kill()
 		<-done
 	})
-	return cmd, &out, done
+	return cmd, out, done
 }
 
-func stopCaller(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, done chan error) {
+func stopCaller(t *testing.T, cmd *exec.Cmd, out *syncBuf, done chan error) {
 	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -220,5 +240,125 @@ func TestInteropCallerWithNNCPCall(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(b.Incoming, "hello.txt"))
 	if err != nil || string(got) != "hello over the wire\n" {
 		t.Errorf("incoming/hello.txt: %q %v", got, err)
+	}
+}
+
+// flagNames are the -options a -h output lists.
+func flagNames(usage string) []string {
+	var out []string
+	for _, l := range strings.Split(usage, "\n") {
+		if f, ok := strings.CutPrefix(l, "  -"); ok {
+			name, _, _ := strings.Cut(f, " ")
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ferry caller and cronexpr take every option the 8.8.2 binaries take.
+func TestInteropCallerFlags(t *testing.T) {
+	for _, name := range []string{"caller", "cronexpr"} {
+		nncp := runNNCP(t, nil, name, "-h")
+		ferry := runFerry(t, nil, name, "-h")
+		nf, ff := flagNames(nncp.stderr), flagNames(ferry.stderr)
+		if len(nf) < 3 {
+			t.Fatalf("nncp-%s -h lists %v:\n%s", name, nf, nncp.stderr)
+		}
+		for _, f := range nf {
+			if !slices.Contains(ff, f) {
+				t.Errorf("ferry %s has no -%s", name, f)
+			}
+		}
+		if !strings.Contains(ferry.stderr, "Usage: ferry "+name+" ") {
+			t.Errorf("ferry %s -h:\n%s", name, ferry.stderr)
+		}
+	}
+}
+
+// debugRecs returns the caller-* records of a -debug output as
+// "Who|field names|Msg", with times and node names made generic.
+func debugRecs(out string, ids map[string]string) []string {
+	var recs []string
+	for _, block := range strings.Split(out, "\n\n") {
+		var who, msg string
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
+			k, v, ok := strings.Cut(l, ": ")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "When", "Debug":
+				continue
+			case "Who":
+				who = v
+				continue
+			case "Msg":
+				msg = v
+				continue
+			case "Node":
+				v = ids[v]
+			}
+			names = append(names, k+"="+v)
+		}
+		if !strings.HasPrefix(who, "caller") {
+			continue
+		}
+		if i := strings.Index(msg, ": 20"); i >= 0 { // "b node, call 0: 2026-12-02 20:36:03 +0000 UTC"
+			msg = msg[:i] + ": TIME"
+		}
+		recs = append(recs, who+"|"+strings.Join(names, ",")+"|"+msg)
+	}
+	slices.Sort(recs)
+	return slices.Compact(recs)
+}
+
+// ferry caller -debug writes the caller-* records nncp-caller -debug
+// writes, with the same fields and messages.
+func TestInteropCallerDebugRecords(t *testing.T) {
+	callerBin := refbin.NNCP(t, "caller")
+	n := testnet.New(t, "a", "b", "c")
+	a := n.Nodes["a"]
+	a.Cfg.Neigh["b"].Addrs = map[string]string{"main": "127.0.0.1:1"}
+	a.Cfg.Neigh["b"].Calls = []config.Call{
+		{Cron: "* * * * * * *", WhenTxExists: true, Nice: 64},
+		{Cron: "0 0 1 1 * * 2099"},
+	}
+	n.Write(t)
+	// A packet too nice for the call: "no tx" every second.
+	a.Must(t, testnet.Ferry, []byte("x"), "file", "-nice", "B", "-", "b:x")
+	ids := map[string]string{}
+	for _, nd := range n.Nodes {
+		ids[nd.Keys.ID.String()] = nd.Name
+	}
+	ids[a.Keys.ID.String()] = "self"
+	run := func(cmd *exec.Cmd) []string {
+		out := &syncBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		defer func() { cmd.Process.Kill(); <-done }()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(out.String(), "Who: caller-no-tx") || strings.Count(out.String(), "Who: caller-time") < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no caller-no-tx record:\n%s", cmd.Path, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		done <- nil
+		return debugRecs(out.String(), ids)
+	}
+	nc := exec.Command(callerBin, "-cfg", a.CfgPath, "-debug")
+	nc.Env = append(os.Environ(), "NNCPNOSYNC=1")
+	want := run(nc)
+	got := run(a.Cmd(t, testnet.Ferry, "caller", "-debug"))
+	t.Logf("records:\n%s", strings.Join(got, "\n"))
+	if len(got) < 5 || !slices.Equal(got, want) {
+		t.Errorf("ferry caller -debug records\n%s\nnncp-caller -debug records\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
