@@ -2,6 +2,7 @@ package cron
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,38 @@ func TestSundaySpans(t *testing.T) {
 		if got := sundaySpans(in); got != want {
 			t.Errorf("sundaySpans(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Daylight saving time, in Berlin: on 2026-03-29 clocks go from 02:00 to
+// 03:00 (02:30 does not exist: that day is skipped; gorhill's library
+// fires at 03:30), on 2026-10-25 from 03:00 back to 02:00 (02:30 happens
+// twice, and fires twice; gorhill's fires at the second only).
+func TestNextDST(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
+	e, _ := Parse("30 2 * * *")
+	got := func(from string, n int) []string {
+		var out []string
+		for _, x := range e.NextN(at(from).In(loc), n) {
+			out = append(out, x.Format(time.RFC3339))
+		}
+		return out
+	}
+	if g, w := got("2026-03-28T12:00:00+01:00", 2), []string{"2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00"}; !slices.Equal(g, w) {
+		t.Errorf("spring: %v, want %v", g, w)
+	}
+	if g, w := got("2026-10-24T12:00:00+02:00", 2), []string{"2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00"}; !slices.Equal(g, w) {
+		t.Errorf("autumn: %v, want %v", g, w)
+	}
+	hourly, _ := Parse("0 * * * *")
+	var g []string
+	for _, x := range hourly.NextN(at("2026-10-25T01:30:00+02:00").In(loc), 3) {
+		g = append(g, x.Format(time.RFC3339))
+	}
+	if w := []string{"2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-25T03:00:00+01:00"}; !slices.Equal(g, w) {
+		t.Errorf("hourly in autumn: %v, want %v", g, w)
 	}
 }
