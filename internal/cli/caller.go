@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"ferry/internal/caller"
@@ -52,6 +53,9 @@ func runCaller(x *ctx, args []string) error {
 		return err
 	}
 	d := &caller.ExecDialer{Path: *callCmd, Stdout: x.Stdout, Stderr: x.Stderr, Log: x.log.l}
+	if d.Path == "" && commands["call"] == nil && slices.ContainsFunc(nodes, func(n *config.Neighbour) bool { return len(n.Calls) > 0 }) {
+		return errNoCallCommand
+	}
 	if d.Path == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -70,6 +74,9 @@ func runCaller(x *ctx, args []string) error {
 		AutoToss: at,
 	})
 }
+
+// errNoCallCommand: this build has no "ferry call" to run.
+var errNoCallCommand = errors.New("this ferry has no call command to make the calls with")
 
 // callerNodes is the neighbours named (each once), or every neighbour by
 // name, self included (nncp-caller logs it as having no calls).

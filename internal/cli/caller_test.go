@@ -190,6 +190,13 @@ func TestCallerNodes(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "invalid NODE specified") {
 		t.Errorf("caller nosuch: exit %d: %s", r.Code, r.Stderr)
 	}
+	if commands["call"] == nil {
+		// Until ferry has its call command, calls need -call-cmd.
+		r = a.Run(t, testnet.Ferry, nil, "caller", "c")
+		if r.Code != 1 || !strings.Contains(r.Stderr, "no call command") || !strings.Contains(r.Stderr, "hint: give -call-cmd") {
+			t.Errorf("caller c without a call command: exit %d: %s", r.Code, r.Stderr)
+		}
+	}
 }
 
 // ferry caller drives the real nncp-call (-call-cmd) against a real
@@ -343,6 +350,12 @@ func TestInteropCallerDebugRecords(t *testing.T) {
 		defer func() { cmd.Process.Kill(); <-done }()
 		deadline := time.Now().Add(20 * time.Second)
 		for !strings.Contains(out.String(), "Who: caller-no-tx") || strings.Count(out.String(), "Who: caller-time") < 3 {
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("%s exited (%v):\n%s", cmd.Path, err, out.String())
+			default:
+			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: no caller-no-tx record:\n%s", cmd.Path, out.String())
 			}
@@ -356,7 +369,7 @@ func TestInteropCallerDebugRecords(t *testing.T) {
 	nc := exec.Command(callerBin, "-cfg", a.CfgPath, "-debug")
 	nc.Env = append(os.Environ(), "NNCPNOSYNC=1")
 	want := run(nc)
-	got := run(a.Cmd(t, testnet.Ferry, "caller", "-debug"))
+	got := run(a.Cmd(t, testnet.Ferry, "caller", "-debug", "-call-cmd", "/bin/false"))
 	t.Logf("records:\n%s", strings.Join(got, "\n"))
 	if len(got) < 5 || !slices.Equal(got, want) {
 		t.Errorf("ferry caller -debug records\n%s\nnncp-caller -debug records\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
