@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -55,6 +56,29 @@ type CallSpec struct {
 	// ferry does not listen to them yet, so it changes nothing today.
 	MCDIgnore bool
 	AutoToss  AutoToss
+}
+
+// Addrs are the addresses the call tries, in order: the call's addr (a
+// key of Node.Addrs, or an address as written), or all of Node.Addrs by
+// key name. Empty when the node has none: an in-process dialer then needs
+// an address from elsewhere (MCD, or the user).
+func (s CallSpec) Addrs() []string {
+	if s.Addr != "" {
+		if a, ok := s.Node.Addrs[s.Addr]; ok {
+			return []string{a}
+		}
+		return []string{s.Addr}
+	}
+	keys := make([]string, 0, len(s.Node.Addrs))
+	for k := range s.Node.Addrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = s.Node.Addrs[k]
+	}
+	return out
 }
 
 // AutoToss is when and what a call tosses while it runs.

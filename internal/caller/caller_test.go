@@ -432,3 +432,21 @@ func TestCallArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestSpecAddrs(t *testing.T) {
+	b := neighbour(t, "b")
+	b.Addrs = map[string]string{"wan": "b.example:5400", "lan": "[fe80::1]:5400", "ssh": "|ssh b nncp-daemon -ucspi"}
+	for addr, want := range map[string][]string{
+		"":               {"[fe80::1]:5400", "|ssh b nncp-daemon -ucspi", "b.example:5400"},
+		"lan":            {"[fe80::1]:5400"},
+		"10.0.0.1:5400":  {"10.0.0.1:5400"},
+		"|nc 10.0.0.1 1": {"|nc 10.0.0.1 1"},
+	} {
+		if got := (CallSpec{Node: b, Addr: addr}).Addrs(); !slices.Equal(got, want) {
+			t.Errorf("Addrs(%q) = %q, want %q", addr, got, want)
+		}
+	}
+	if got := (CallSpec{Node: neighbour(t, "c")}).Addrs(); len(got) != 0 {
+		t.Errorf("no addrs: %q", got)
+	}
+}
