@@ -235,6 +235,8 @@ func (s *scheduler) loop(ctx context.Context, n *config.Neighbour, i int, expr *
 			continue
 		}
 		spec := Spec(n, i, s.AutoToss)
+		// As nncp-caller does, when-tx-exists looks at tx/ even for an
+		// xx: rx call.
 		if c.WhenTxExists {
 			s.debug(WhoCaller, n, i, "checking tx existence")
 			b, err := s.Queue.Tx(n.ID, spec.Nice)

@@ -13,6 +13,11 @@
 // "5-7" or "FRI-SUN", includes Sunday, as the manual says 7 is Sunday
 // (hashicorp's fork drops Sunday, gorhill's matches no day at all), and
 // SUN-SUN is Sunday (the fork makes it every day).
+//
+// Times are computed in the location of the time given (the caller uses
+// local time). Across DST changes the fork skips a time that does not
+// exist that night and fires twice at one that happens twice; gorhill's
+// fires an hour late, and once.
 package cron
 
 import (
