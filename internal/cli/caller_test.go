@@ -213,7 +213,7 @@ func TestInteropCallerWithNNCPCall(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	a.Cfg.Neigh["b"].Addrs = map[string]string{"main": addr}
-	a.Cfg.Neigh["b"].Calls = []config.Call{{Cron: "* * * * * * *", WhenTxExists: true, OnlineDeadline: 1}}
+	a.Cfg.Neigh["b"].Calls = []config.Call{{Cron: "* * * * * * *", WhenTxExists: true, OnlineDeadline: 1, Addr: "main"}} // nncp-call b:main
 	n.Write(t)
 	d := exec.Command(daemonBin, "-cfg", b.CfgPath, "-bind", addr, "-quiet")
 	d.Env = append(os.Environ(), "NNCPNOSYNC=1")
