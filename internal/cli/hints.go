@@ -20,6 +20,8 @@ func hints(err error) []string {
 		h = append(h, "neighbours are the keys of the config's neigh section; add one with its id, exchpub and signpub")
 	case errors.Is(err, spool.ErrLocked):
 		h = append(h, "another ferry or nncp process works on this spool; if none runs, \"ferry rm -lock\" removes stale locks")
+	case errors.Is(err, errNoCallCommand):
+		h = append(h, "give -call-cmd a program that takes nncp-call's arguments, e.g. -call-cmd /usr/bin/nncp-call")
 	case errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) && pe.Op == "stat":
 		h = append(h, "point -cfg or $NNCPCFG at your config, or create one with \"ferry cfgnew\"")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/curve25519"
 
+	"ferry/internal/cron"
 	"ferry/internal/node"
 )
 
@@ -242,6 +243,9 @@ func decodeCall(field string, v any) (Call, error) {
 	}
 	if c.Cron == "" {
 		return c, fieldErr(join(field, "cron"), "must not be empty")
+	}
+	if _, err := cron.Parse(c.Cron); err != nil {
+		return c, wrapField(join(field, "cron"), err)
 	}
 	if s, ok, err := o.str("nice"); err != nil {
 		return c, err

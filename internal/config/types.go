@@ -76,8 +76,9 @@ type Freq struct {
 	MaxSize int64 // KiB; 0: no limit on the size of a requested file
 }
 
-// Call is one entry of a neighbour's calls list. Fields are kept as written;
-// ferry validates the cron expression only when it calls.
+// Call is one entry of a neighbour's calls list. Fields are kept as
+// written; the cron expression has been checked with cron.Parse, as
+// nncp-* check it when they load the config.
 type Call struct {
 	Cron           string
 	Nice           uint8 // 0 when unset
