@@ -36,7 +36,9 @@ func runSmtpd(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir()})
+	lim := m.Mail.SMTPD
+	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt,
+		MaxConn: lim.MaxConn, MaxConnPerIP: lim.MaxConnPerIP, GreetingTimeout: lim.GreetingTimeout, Timeout: lim.Timeout})
 	x.log.info("smtpd", []kv{{"Addr", l.Addr().String()}}, "SMTP listener on "+l.Addr().String())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -58,7 +60,7 @@ func runSmtpd(x *ctx, args []string) error {
 
 // smtpStdio runs one SMTP session on stdin and stdout (sendmail -bs).
 func (x *ctx) smtpStdio(m *mta.MTA) error {
-	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir()})
+	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt})
 	return srv.ServeConn(&stdioConn{r: x.Stdin, w: x.Stdout})
 }
 
