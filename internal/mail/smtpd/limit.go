@@ -48,7 +48,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.accepted.Add(1)
-		return newTimedConn(c, l.greeting, l.idle, func() { l.release(ip) }), nil
+		return newCmdFilter(newTimedConn(c, l.greeting, l.idle, func() { l.release(ip) })), nil
 	}
 }
 

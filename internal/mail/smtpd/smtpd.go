@@ -134,7 +134,7 @@ func (srv *Server) Close() error { return srv.s.Close() }
 // ServeConn runs one SMTP session on an existing connection (sendmail -bs
 // on stdin and stdout) and returns when it ends.
 func (srv *Server) ServeConn(c net.Conn) error {
-	l := &oneConn{c: c, done: make(chan struct{})}
+	l := &oneConn{c: newCmdFilter(c), done: make(chan struct{})}
 	go func() {
 		<-l.done
 		srv.s.Close()
@@ -152,10 +152,10 @@ func (srv *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if a := c.Conn().RemoteAddr(); a != nil {
 		remote = a.String()
 	}
-	if tc, ok := c.Conn().(*timedConn); ok {
-		tc.markGreeted()
+	if g, ok := c.Conn().(interface{ markGreeted() }); ok {
+		g.markGreeted()
 	}
-	return &session{srv: srv, helo: c.Hostname(), remote: remote}, nil
+	return &session{srv: srv, helo: headerSafe(c.Hostname()), remote: headerSafe(remote)}, nil
 }
 
 type session struct {
@@ -199,6 +199,13 @@ func (s *session) Mail(from string, o *smtp.MailOptions) error {
 func (s *session) Rcpt(to string, o *smtp.RcptOptions) error {
 	if s.env == nil {
 		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL first"}
+	}
+	if isPostmaster(to) {
+		// RFC 5321 4.5.1: "postmaster" without a domain must be accepted.
+		to = "postmaster"
+		if pm := s.srv.m.Mail.Postmaster; pm != "" {
+			to = pm
+		}
 	}
 	to = s.srv.m.Qualify(to)
 	if err := bsmtp.CheckAddress(to); err != nil {
@@ -273,6 +280,33 @@ func (s *session) Data(r io.Reader) error {
 		return tempErr(err)
 	}
 	return nil
+}
+
+// isPostmaster reports whether a RCPT address is the unqualified
+// postmaster (as cmdFilter hands it on).
+func isPostmaster(to string) bool {
+	local, domain, ok := strings.Cut(to, "@")
+	return ok && domain == postmasterDomain && strings.EqualFold(local, "postmaster")
+}
+
+// headerSafe makes a client's word (its HELO name) fit for a header
+// comment: at most 255 bytes, and printable ASCII without parentheses,
+// backslashes or spaces; anything else (CR, LF, NUL, controls, 8-bit)
+// becomes '?'. "" becomes "unknown".
+func headerSafe(s string) string {
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c >= 0x7f || c == '(' || c == ')' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // sameMailbox compares two addresses, the domain without regard to case
