@@ -20,7 +20,7 @@ func TestSmtpdFloodSwaks(t *testing.T) {
 	refbin.Path(t, "swaks")
 	w, sat, _ := smtpdNet(t)
 	sat.Cfg.Mail.Raw["postmaster"] = "root@sat.example"
-	sat.Cfg.Mail.Raw["smtpd"] = map[string]any{"max-conn": float64(20), "greeting-timeout": "2s", "timeout": "1m"}
+	sat.Cfg.Mail.Raw["smtpd"] = map[string]any{"max-conn": float64(20), "greeting-timeout": "5s", "timeout": "1m"}
 	w.write()
 	addr := w.startSmtpd(sat)
 

@@ -189,7 +189,7 @@ func TestConnectionsPerIP(t *testing.T) {
 // greeting timeout; one that says EHLO and then nothing, after the
 // command timeout. Both get 421 and then EOF.
 func TestIdleTimeouts(t *testing.T) {
-	srv, addr, _ := startServer(t, Options{GreetingTimeout: 200 * time.Millisecond, Timeout: 300 * time.Millisecond})
+	srv, addr, _ := startServer(t, Options{GreetingTimeout: time.Second, Timeout: time.Second})
 	for _, hello := range []string{"", "EHLO client.example\r\n"} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
