@@ -43,6 +43,16 @@ func ParseHandle(name string, fixed, data []string) (*Invocation, error) {
 		if strings.ContainsAny(a, "\r\n\x00") {
 			return nil, fmt.Errorf("%w %q: control characters", ErrPacketArgument, a)
 		}
+		// One argument may hold a list ("a@x, b@y"): each address counts.
+		list, err := parseAddressList(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: recipient %q: %w", ErrUsage, a, err)
+		}
+		for _, r := range list {
+			if strings.HasPrefix(r, "-") {
+				return nil, fmt.Errorf("%w %q: a recipient that starts with \"-\"", ErrPacketArgument, a)
+			}
+		}
 	}
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]

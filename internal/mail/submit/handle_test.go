@@ -3,6 +3,7 @@ package submit
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,7 @@ func TestParseHandle(t *testing.T) {
 		{[]string{"-C"}, []string{"/tmp/other.hjson", "a@x.example"}},
 		{nil, []string{"a@x.example\n-oQ"}},
 		{nil, []string{""}},
+		{nil, []string{"a@x.example, -oQ/tmp"}},
 	}
 	for _, c := range bad {
 		_, err := ParseHandle("rmail", c.fixed, c.data)
@@ -58,4 +60,37 @@ func TestParseHandle(t *testing.T) {
 			t.Errorf("rmail %q + %q: %v, want ErrPacketArgument", c.fixed, c.data, err)
 		}
 	}
+}
+
+// FuzzParseHandle: whatever the packet's arguments, ParseHandle never
+// panics, and what it accepts takes nothing but recipients (and a -f
+// sender) from them: the config, the mode and the options stay those of
+// the fixed part.
+func FuzzParseHandle(f *testing.F) {
+	f.Add("-C\x00/etc/a.hjson", "a@x.example\x00b@x.example")
+	f.Add("", "-f\x00s@y.example\x00--\x00a@x.example")
+	f.Add("-odq", "-C\x00/tmp/x\x00a@x.example")
+	f.Add("-f", "s@y.example\x00a@x.example")
+	f.Fuzz(func(t *testing.T, fixedS, dataS string) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\x00")
+		}
+		fixed, data := split(fixedS), split(dataS)
+		inv, err := ParseHandle("rmail", fixed, data)
+		if err != nil {
+			return
+		}
+		base, berr := ParseArgs(append([]string{"-i", "-oee"}, append(append([]string(nil), fixed...), "-t")...))
+		if berr == nil && (inv.ConfigPath != base.ConfigPath || inv.Mode != base.Mode || inv.DeliveryMode != base.DeliveryMode) {
+			t.Fatalf("%q + %q: config %q mode %v/%q, fixed alone %q %v/%q", fixed, data, inv.ConfigPath, inv.Mode, inv.DeliveryMode, base.ConfigPath, base.Mode, base.DeliveryMode)
+		}
+		for _, r := range inv.Recipients {
+			if strings.HasPrefix(r, "-") && !strings.Contains(fixedS, r) {
+				t.Fatalf("%q + %q: recipient %q from the packet", fixed, data, r)
+			}
+		}
+	})
 }
