@@ -46,6 +46,20 @@ func runSmtpd(x *ctx, args []string) error {
 		<-sig
 		srv.Close()
 	}()
+	// Say once a minute how many clients the caps turned away.
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		var seen int64
+		for range t.C {
+			st := srv.Stats()
+			if n := st.Refused - seen; n > 0 {
+				x.log.info("smtpd-refused", []kv{{"Count", itoa(n)}, {"Open", itoa(int64(st.Open))}},
+					fmt.Sprintf("SMTP: %d connections refused in the last minute (too many; %d open, mail.smtpd.max-conn %d)", n, st.Open, lim.MaxConn))
+			}
+			seen = st.Refused
+		}
+	}()
 	if *queueEvery > 0 {
 		go func() {
 			t := time.NewTicker(*queueEvery)
