@@ -168,6 +168,24 @@ type Mail struct {
 	RetryInterval, GiveUp time.Duration
 	// Listen is ferry smtpd's address (default 127.0.0.1:2525).
 	Listen string
+	// MaxRcpt is the most recipients of one SMTP transaction ("max-rcpt",
+	// default 100); 0 in the file means the default.
+	MaxRcpt int
+	// SMTPD holds ferry smtpd's limits (the "smtpd" subsection).
+	SMTPD SMTPDLimits
+}
+
+// SMTPDLimits keep a flood of connections from taking ferry smtpd down.
+type SMTPDLimits struct {
+	// MaxConn is the most connections at once (default 100); beyond it a
+	// client gets "421 4.7.0 too many connections".
+	MaxConn int
+	// MaxConnPerIP is the most from one client address (0: only MaxConn).
+	MaxConnPerIP int
+	// GreetingTimeout is how long a client has from connecting to its
+	// HELO/EHLO (default 30s); Timeout the most it may stay silent after
+	// that, between commands or within a message (default 5m).
+	GreetingTimeout, Timeout time.Duration
 }
 
 // Relay is an SMTP smarthost.
