@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 
+	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/progress"
 	"ferry/internal/tx"
@@ -183,37 +185,57 @@ func (p *packet) exec() error {
 		p.drain()
 		return fmt.Errorf("%w: %q", ErrNoHandle, handle)
 	}
-	// Stage the whole (decompressed) body: the handle sees only a body
-	// that authenticated to the end.
+	limit := p.sender.ExecMaxSize
+	if limit <= 0 {
+		limit = config.DefaultExecMaxSize
+	}
+	// First pass: stage the body as it travels (compressed: no bigger than
+	// the packet, whatever it expands to) and decompress it to nowhere,
+	// to check that it authenticates to the end and fits in limit. The
+	// handle sees only a body that did both.
 	st, err := newStage(p.t.Spool.TmpDir(), p.t.Opts.MemLimit)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	cnt := &countingReader{r: p.body}
+	in := io.TeeReader(cnt, st)
 	if p.ph.Type == wire.TypeExec {
-		z, err := p.t.decoder(cnt)
+		z, err := p.t.decoder(in)
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(st, z)
-		if err != nil {
+		if _, err := io.Copy(io.Discard, capReader(z, limit)); err != nil {
 			return fmt.Errorf("exec body: %w", err)
 		}
 		// Anything after the zstd frame must still authenticate.
-		if _, err := io.Copy(io.Discard, cnt); err != nil {
+		if _, err := io.Copy(io.Discard, in); err != nil {
 			return err
 		}
-	} else if _, err := io.Copy(st, cnt); err != nil {
-		return err
+	} else if _, err := io.Copy(io.Discard, capReader(in, limit)); err != nil {
+		return fmt.Errorf("exec body: %w", err)
+	}
+	if st.err != nil {
+		return fmt.Errorf("staging the exec body: %w", st.err)
 	}
 	p.ev.Size = cnt.n
 	if p.t.Opts.DryRun {
 		return nil
 	}
-	body, err := st.Reader()
+	// Second pass: the staged bytes, decompressed on the fly into the
+	// handle. The cap is checked again: a handle that sees the body end
+	// early is killed, never left to take it as whole.
+	staged, err := st.Reader()
 	if err != nil {
 		return err
+	}
+	body := capReader(staged, limit)
+	if p.ph.Type == wire.TypeExec {
+		z, err := p.t.decoder(staged)
+		if err != nil {
+			return err
+		}
+		body = capReader(z, limit)
 	}
 	env := p.t.Opts.Env
 	if env == nil {
@@ -236,14 +258,90 @@ func (p *packet) exec() error {
 		"NNCP_SELF="+p.t.Cfg.Self.ID.String(),
 		"NNCP_SENDER="+p.sender.ID.String(),
 		"NNCP_NICE="+strconv.Itoa(int(p.ph.Nice)))
-	cmd.Stdin = body
 	cmd.Stdout, cmd.Stderr = out, out
-	err = cmd.Run()
+	err = runFed(cmd, body)
 	p.ev.Output = out.buf.Bytes()
+	var bad *bodyError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("exec body: %w", bad.err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrHandleFailed, handle, err)
 	}
 	return nil
+}
+
+// bodyError is a failure to read the body being fed to a handle.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// runFed runs cmd with body on its stdin. If reading body fails, the
+// command is killed before its stdin is closed, so that it cannot take a
+// cut body for a whole one; the failure is returned as a *bodyError. A
+// handle that exits without reading all of its stdin is not an error
+// (os/exec does the same).
+func runFed(cmd *exec.Cmd, body io.Reader) error {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var rerr error
+	_, werr := io.Copy(stdin, readErrTagger{body, &rerr})
+	if rerr != nil {
+		cmd.Process.Kill()
+		stdin.Close()
+		cmd.Wait()
+		return &bodyError{rerr}
+	}
+	stdin.Close()
+	err = cmd.Wait()
+	if werr != nil && err == nil && !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, os.ErrClosed) {
+		err = werr
+	}
+	return err
+}
+
+// readErrTagger remembers a read error so that it can be told from a
+// write error after io.Copy.
+type readErrTagger struct {
+	r   io.Reader
+	err *error
+}
+
+func (t readErrTagger) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		*t.err = err
+	}
+	return n, err
+}
+
+// capReader fails with ErrExecTooBig once more than limit bytes were read.
+func capReader(r io.Reader, limit int64) io.Reader { return &capR{r: r, left: limit, limit: limit} }
+
+type capR struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (c *capR) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, fmt.Errorf("%w (%d bytes)", ErrExecTooBig, c.limit)
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n - int(-c.left), fmt.Errorf("%w (%d bytes)", ErrExecTooBig, c.limit)
+	}
+	return n, err
 }
 
 func (p *packet) trns() error {
@@ -314,10 +412,15 @@ func (c *capped) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// maxWindow bounds the memory a zstd frame may ask for: NNCP's encoder
+// uses 8 MiB at most.
+const maxWindow = 64 << 20
+
 // decoder returns the tosser's zstd decoder reset to read r.
 func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
 	if t.zdec == nil {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,7 @@ var (
 	ErrBadPath       = errors.New("path escapes its directory")
 	ErrArea          = errors.New("multicast area packets are not supported yet")
 	ErrHandleFailed  = errors.New("exec handle failed")
+	ErrExecTooBig    = errors.New("exec body bigger than the sender's exec-maxsize")
 )
 
 // Options select what a toss does.

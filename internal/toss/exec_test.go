@@ -1,0 +1,137 @@
+package toss
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"ferry/internal/safeio"
+	"ferry/internal/tx"
+)
+
+// zeros reads n zero bytes without holding them.
+type zeros int64
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if *z <= 0 {
+		return 0, io.EOF
+	}
+	n := min(int64(len(p)), int64(*z))
+	clear(p[:n])
+	*z -= zeros(n)
+	return int(n), nil
+}
+
+// countTmpWrites counts the bytes written through safeio under dir.
+func countTmpWrites(t *testing.T, dir string) *atomic.Int64 {
+	var n atomic.Int64
+	restore := safeio.SetFault(func(op safeio.Op, path string, k int) error {
+		if op == safeio.OpWrite && strings.HasPrefix(path, dir+string(os.PathSeparator)) {
+			n.Add(int64(k))
+		}
+		return nil
+	})
+	t.Cleanup(restore)
+	return &n
+}
+
+func TestExecBombRefusedAndKept(t *testing.T) {
+	for _, fat := range []bool{false, true} {
+		t.Run(map[bool]string{false: "zstd", true: "fat"}[fat], func(t *testing.T) {
+			a, b, carry := pair(t)
+			b.neigh("a").ExecMaxSize = 1 << 20
+			size := int64(64 << 20)
+			if fat {
+				size = 2 << 20 // a fat body is as big as its packet
+			}
+			body := zeros(size)
+			if _, err := a.sender.Exec(a.neigh("b"), "save", []string{"bomb"}, &body,
+				tx.ExecOptions{Options: tx.Options{Nice: 96}, NoCompress: fat}); err != nil {
+				t.Fatal(err)
+			}
+			carry()
+			pkt := b.nd.RxPackets(t, a.nd)[0]
+			fi, _ := os.Stat(pkt)
+			written := countTmpWrites(t, b.spool.TmpDir())
+			for round := 0; round < 2; round++ {
+				// MemLimit 1 KiB: the staged body goes to tmp/.
+				ev := only(t, b.toss(t, Options{MemLimit: 1024}))
+				if ev.Outcome != Failed || !errors.Is(ev.Err, ErrExecTooBig) {
+					t.Fatalf("round %d: %+v", round, ev)
+				}
+				if rxCount(t, b, a) != 1 {
+					t.Fatal("refused packet was removed")
+				}
+			}
+			if _, err := os.Stat(filepath.Join(b.nd.ExecDir, "bomb")); err == nil {
+				t.Fatal("the handle ran")
+			}
+			// Two tosses, each staging at most the packet's bytes.
+			if w := written.Load(); w > 2*fi.Size() {
+				t.Fatalf("%d bytes written to tmp/ for a %d-byte packet", w, fi.Size())
+			}
+			t.Logf("packet %d bytes, body %d, %d bytes written to tmp/ in two tosses", fi.Size(), size, written.Load())
+			if ents, _ := os.ReadDir(b.spool.TmpDir()); len(ents) != 0 {
+				t.Fatalf("tmp/ not empty: %v", ents)
+			}
+		})
+	}
+}
+
+func TestExecBigBodyStreamed(t *testing.T) {
+	a, b, carry := pair(t)
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(i * 7 / 13)
+	}
+	if _, err := a.sender.Exec(a.neigh("b"), "save", []string{"big"}, bytes.NewReader(data), tx.ExecOptions{Options: tx.Options{Nice: 96}}); err != nil {
+		t.Fatal(err)
+	}
+	carry()
+	pkt := b.nd.RxPackets(t, a.nd)[0]
+	fi, _ := os.Stat(pkt)
+	written := countTmpWrites(t, b.spool.TmpDir())
+	ev := only(t, b.toss(t, Options{MemLimit: 4096}))
+	if ev.Outcome != Done {
+		t.Fatalf("%+v", ev)
+	}
+	got, err := os.ReadFile(filepath.Join(b.nd.ExecDir, "big"))
+	if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("handle got %d bytes (%v), want %d", len(got), err, len(data))
+	}
+	if w := written.Load(); w > fi.Size() {
+		t.Fatalf("%d bytes staged for a %d-byte packet", w, fi.Size())
+	}
+}
+
+// A body that fails while it is being fed (the cap hit mid-stream, a read
+// error) kills the handle: it never sees the cut body end as if whole.
+func TestRunFedKillsOnBodyError(t *testing.T) {
+	dir := t.TempDir()
+	out, done := filepath.Join(dir, "out"), filepath.Join(dir, "done")
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$0" && echo whole > "$1"`, out, done)
+	body := io.MultiReader(bytes.NewReader(make([]byte, 300<<10)), capReader(&eofless{}, 10))
+	err := runFed(cmd, body)
+	var be *bodyError
+	if !errors.As(err, &be) || !errors.Is(err, ErrExecTooBig) {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := os.Stat(done); err == nil {
+		t.Fatal("the handle took the cut body as whole")
+	}
+	// And a handle that stops reading early is not an error.
+	if err := runFed(exec.Command("/bin/true"), bytes.NewReader(make([]byte, 1<<20))); err != nil {
+		t.Fatalf("early exit: %v", err)
+	}
+}
+
+type eofless struct{}
+
+func (eofless) Read(p []byte) (int, error) { clear(p); return len(p), nil }
