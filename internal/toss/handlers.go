@@ -129,18 +129,11 @@ func (p *packet) freq() error {
 		return err
 	}
 	full := filepath.Join(fr.Path, rel)
-	f, err := os.Open(full)
+	f, fi, err := openFreq(fr.Path, rel, fr.FollowSymlinks)
 	if err != nil {
 		return fmt.Errorf("freq: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("freq: %s is not a regular file", full)
-	}
 	p.ev.Size = fi.Size()
 	if dst == "" {
 		dst = filepath.Base(rel)
@@ -169,6 +162,52 @@ func (p *packet) freq() error {
 	}
 	p.ev.Reply = []*tx.Result{r}
 	return nil
+}
+
+// openFreq opens the file a freq asks for: rel (already checked by
+// SafeRel) under root. Only regular files are served: a FIFO, a device or
+// a directory is refused before it is opened (opening a FIFO would block
+// the toss, and its lock, forever; opening a tape device may rewind it).
+// Unless follow, a path whose symbolic links lead out of root is refused:
+// a link to ".." would serve the node's own config and its private keys.
+func openFreq(root, rel string, follow bool) (*os.File, os.FileInfo, error) {
+	path := filepath.Join(root, rel)
+	if !follow {
+		rroot, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return nil, nil, err
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r, err := filepath.Rel(rroot, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+			return nil, nil, fmt.Errorf("%s: %w through a symbolic link (freq.follow-symlinks allows it)", path, ErrBadPath)
+		}
+		path = real
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	// O_NONBLOCK: should it have become a FIFO meanwhile, the open still
+	// returns at once, and the check below refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi2, err := f.Stat()
+	if err == nil && (!fi2.Mode().IsRegular() || !os.SameFile(fi, fi2)) {
+		err = fmt.Errorf("%s: %w (changed while opened)", path, ErrNotRegular)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi2, nil
 }
 
 func (p *packet) exec() error {

@@ -32,6 +32,7 @@ var (
 	ErrNoFreq        = errors.New("no freq.path configured for the sender: file requests are forbidden")
 	ErrNoHandle      = errors.New("no such exec handle for the sender")
 	ErrBadPath       = errors.New("path escapes its directory")
+	ErrNotRegular    = errors.New("not a regular file")
 	ErrArea          = errors.New("multicast area packets are not supported yet")
 	ErrHandleFailed  = errors.New("exec handle failed")
 	ErrExecTooBig    = errors.New("exec body bigger than the sender's exec-maxsize")
