@@ -64,7 +64,7 @@ var dirSchema = func() *schema {
 			"follow-symlinks": sFlag,
 		}),
 		"exec-maxsize": sNumber,
-		"via": sList, "addrs": mapOf(sString),
+		"via":          sList, "addrs": mapOf(sString),
 		"rxrate": sNumber, "txrate": sNumber, "onlinedeadline": sNumber, "maxonlinetime": sNumber,
 		"calls": listOf(call),
 	})
