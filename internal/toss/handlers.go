@@ -15,6 +15,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"golang.org/x/sys/unix"
+
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/progress"
@@ -68,17 +70,26 @@ func (p *packet) file() error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".ferry-"+filepath.Base(dst)+".*.part")
+	// A toss killed after placing this file but before removing the
+	// packet left the marker linked to the placed file: finish that toss
+	// rather than save the file a second time.
+	marker := filepath.Join(dir, markerName(p.job.Name))
+	if saved, size, ok := placedBefore(marker); ok {
+		p.ev.Saved, p.ev.Size = saved, size
+		p.after = func() { os.Remove(marker) }
+		return nil
+	}
+	os.Remove(marker) // never placed: start again
+	p.t.cleanStale(dir)
+	opt := safeio.Options{NoSync: p.t.Spool.NoSync}
+	tmp, err := safeio.CreateTemp(dir, filepath.Base(dst), opt)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
+	// Held until the file is placed: `ferry rm -tmp` and the next toss
+	// leave a temporary file alone while its writer lives.
+	unix.Flock(int(tmp.OS().Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
 		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {
@@ -91,19 +102,25 @@ func (p *packet) file() error {
 	if err != nil {
 		return err
 	}
-	if err := p.t.Spool.Sync(tmp); err != nil {
-		return err
+	// The marker is a second name of the temporary file, made before the
+	// file is placed: once placed, the two share one inode, which is how
+	// a later toss tells a placed file from one that never was. (The
+	// commit fsyncs the data before it places the file.)
+	if err := os.Link(tmp.Name(), marker); err != nil {
+		marker = "" // no hard links here (vfat): no protection
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	final, err := safeio.PlaceNoClobber(tmp.Name(), dst)
+	final, err := tmp.CommitNoClobber(dst)
 	if err != nil {
+		if marker != "" {
+			os.Remove(marker)
+		}
 		return err
 	}
-	committed = true
 	p.ev.Saved = final
-	return p.t.Spool.SyncDir(dir)
+	if marker != "" {
+		p.after = func() { os.Remove(marker) }
+	}
+	return nil
 }
 
 func (p *packet) freq() error {

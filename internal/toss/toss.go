@@ -123,7 +123,8 @@ type Tosser struct {
 	Sender *tx.Sender
 	Opts   Options
 
-	zdec *zstd.Decoder // reused for every exec body
+	zdec    *zstd.Decoder   // reused for every exec body
+	cleaned map[string]bool // directories swept of stale temporary files
 }
 
 // Run tosses every inbound packet of every neighbour (or of Opts.Node)
@@ -285,7 +286,13 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 			return fmt.Errorf("seen: %w", err)
 		}
 	}
-	return t.Spool.Remove(j.Node, spool.RX, j.Name)
+	if err := t.Spool.Remove(j.Node, spool.RX, j.Name); err != nil {
+		return err
+	}
+	if p.after != nil {
+		p.after()
+	}
+	return nil
 }
 
 func (t *Tosser) skip(ty wire.Type) bool {
@@ -316,4 +323,7 @@ type packet struct {
 	ph     wire.PlainHeader
 	body   io.Reader
 	ev     *Event
+	// after runs once the packet has left rx/ (removing the marker of a
+	// placed file).
+	after func()
 }
