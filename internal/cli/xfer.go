@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"ferry/internal/node"
+	"ferry/internal/pktcrypt"
 	"ferry/internal/spool"
+	"ferry/internal/wire"
 	"ferry/internal/xfer"
 )
 
@@ -55,6 +57,8 @@ func runXfer(x *ctx, args []string) error {
 			o.Nodes = append(o.Nodes, id)
 		}
 	}
+	o.Known = func(id node.ID) bool { _, ok := x.cfg.ByID[id]; return ok }
+	o.Verify = func(h *wire.EncHeader) error { return pktcrypt.Verify(h, &x.cfg.ByID[h.Sender].Public) }
 	o.Report = func(ev *xfer.Event) { x.reportXfer(dir, ev) }
 	o.Progress = func(ev *xfer.Event) progress.Meter {
 		desc := "Rx " + ev.Pkt

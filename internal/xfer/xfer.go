@@ -28,6 +28,13 @@ type Options struct {
 	Mkdir   bool // create DIR/NEIGH/SELF for every neighbour (tx)
 	// Report gets one event per packet or directory considered.
 	Report func(*Event)
+	// Known reports whether packets signed by a node can be tossed here
+	// (it is a neighbour). Rx leaves packets from anyone else where they
+	// are. Nil accepts every signer.
+	Known func(node.ID) bool
+	// Verify, when set, checks a packet's header signature (xfer itself
+	// never touches the crypto); Rx leaves packets that fail it.
+	Verify func(h *wire.EncHeader) error
 	// Progress, when set, is asked for a meter for each packet about to be
 	// copied (nil: none); the copy reports its bytes to it.
 	Progress func(ev *Event) progress.Meter
@@ -58,6 +65,10 @@ type Event struct {
 	// too nice...); Err is nil then.
 	Skip string
 }
+
+// ErrUnknownSigner: a packet signed by a node that is not a neighbour; no
+// toss could ever take it.
+var ErrUnknownSigner = errors.New("packet signed by an unknown node")
 
 // Rx moves packets addressed to us from dir into our spool's rx/ queues.
 // It returns how many packets failed.
@@ -155,6 +166,17 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 	}
 	if h.Nice > o.MaxNice {
 		return fmt.Sprintf("niceness %d above %d", h.Nice, o.MaxNice), nil
+	}
+	// Whoever left it in a neighbour's directory, the header names its
+	// signer: the neighbour itself, or the author of a packet it relays.
+	// A packet no toss could take stays where it is.
+	if o.Known != nil && !o.Known(h.Sender) {
+		return "", fmt.Errorf("%w %s (found in %s's directory): left in place", ErrUnknownSigner, h.Sender, ev.Node)
+	}
+	if o.Verify != nil {
+		if err := o.Verify(&h); err != nil {
+			return "", fmt.Errorf("signer %s: %w: left in place", h.Sender, err)
+		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
