@@ -3,11 +3,7 @@ package toss
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"ferry/internal/safeio"
 	"ferry/internal/spool"
@@ -15,13 +11,10 @@ import (
 
 // StaleAfter is how long a temporary file must have gone unmodified
 // before a toss removes it as a crash's leftover (when no process holds
-// its lock either): a live writer keeps changing it.
-const StaleAfter = 10 * time.Minute
+// its lock either).
+const StaleAfter = spool.StaleAfter
 
-// markerPrefix starts the name of a placed file's marker (see file()).
-const markerPrefix = safeio.TempPrefix + "toss-"
-
-func markerName(pkt string) string { return markerPrefix + pkt + safeio.TempSuffix }
+func markerName(pkt string) string { return spool.TossMarkerPrefix + pkt + safeio.TempSuffix }
 
 // placedBefore reports whether marker exists and shares its inode with
 // another file of its directory: the file a killed toss placed.
@@ -39,7 +32,7 @@ func placedBefore(marker string) (saved string, size int64, ok bool) {
 		return "", 0, false
 	}
 	for _, e := range ents {
-		if IsTemp(e.Name()) || !e.Type().IsRegular() {
+		if spool.IsTemp(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		fi, err := e.Info()
@@ -50,13 +43,7 @@ func placedBefore(marker string) (saved string, size int64, ok bool) {
 	return "", 0, false
 }
 
-// IsTemp reports whether name is a temporary file of ferry's (safeio's
-// naming).
-func IsTemp(name string) bool {
-	return strings.HasPrefix(name, safeio.TempPrefix) && strings.HasSuffix(name, safeio.TempSuffix)
-}
-
-// cleanStale sweeps dir of stale temporary files, once per Tosser.
+// cleanStale sweeps dir of leftover temporary files, once per Tosser.
 func (t *Tosser) cleanStale(dir string) {
 	if t.cleaned == nil {
 		t.cleaned = map[string]bool{}
@@ -65,61 +52,5 @@ func (t *Tosser) cleanStale(dir string) {
 		return
 	}
 	t.cleaned[dir] = true
-	StaleTemps(dir, time.Now().Add(-StaleAfter), t.inRX, func(p string) { os.Remove(p) })
-}
-
-// inRX reports whether a packet of that name waits in any neighbour's
-// rx/ queue.
-func (t *Tosser) inRX(pkt string) bool {
-	for id := range t.Cfg.ByID {
-		if _, err := os.Stat(t.Spool.PktPath(id, spool.RX, pkt)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// StaleTemps calls remove for each temporary file directly in dir that a
-// crash left: modified before `before`, and locked by no live process. A
-// placed file's marker is left while its packet is still in rx/
-// (pending(pkt)), as the next toss of that packet needs it.
-func StaleTemps(dir string, before time.Time, pending func(pkt string) bool, remove func(path string)) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !IsTemp(e.Name()) || !e.Type().IsRegular() {
-			continue
-		}
-		if pkt, isMarker := strings.CutPrefix(e.Name(), markerPrefix); isMarker && pending != nil {
-			if pending(strings.TrimSuffix(pkt, safeio.TempSuffix)) {
-				continue
-			}
-		}
-		p := filepath.Join(dir, e.Name())
-		if !Unused(p, before) {
-			continue
-		}
-		remove(p)
-	}
-}
-
-// Unused reports whether the file at p was last modified before `before`
-// (any time, when before is zero) and no process holds a lock on it.
-func Unused(p string, before time.Time) bool {
-	fi, err := os.Lstat(p)
-	if err != nil || (!before.IsZero() && !fi.ModTime().Before(before)) {
-		return false
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return false // its writer is alive
-	}
-	unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return true
+	t.Spool.CleanTemps(dir)
 }

@@ -15,11 +15,10 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"golang.org/x/sys/unix"
-
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/progress"
+	"ferry/internal/spool"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
 )
@@ -89,7 +88,7 @@ func (p *packet) file() error {
 	defer tmp.Abort()
 	// Held until the file is placed: `ferry rm -tmp` and the next toss
 	// leave a temporary file alone while its writer lives.
-	unix.Flock(int(tmp.OS().Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	spool.HoldTemp(tmp)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
 		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {

@@ -169,6 +169,9 @@ func (t *Tosser) RunNode(id node.ID) (failed int, err error) {
 		return failed, err
 	}
 	defer unlock()
+	if !t.Opts.DryRun && !t.cleaned[t.Spool.TmpDir()] {
+		t.cleanStale(t.Spool.TmpDir())
+	}
 	for _, j := range jobs {
 		ev := t.One(j)
 		if ev.Outcome == Failed {

@@ -14,6 +14,7 @@ import (
 
 	"ferry/internal/node"
 	"ferry/internal/progress"
+	"ferry/internal/safeio"
 	"ferry/internal/spool"
 	"ferry/internal/wire"
 )
@@ -76,6 +77,7 @@ func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
 		o.MaxNice = 255
 	}
+	s.CleanTmp()
 	ours := filepath.Join(dir, o.Self.String())
 	ents, err := os.ReadDir(ours)
 	if errors.Is(err, os.ErrNotExist) {
@@ -204,8 +206,9 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 }
 
 // Tx copies our queued packets for each neighbour into
-// dir/NEIGH/SELF/PKT (written as .part, then renamed), removing them from
-// the spool unless Keep.
+// dir/NEIGH/SELF/PKT (written as a temporary file beside it, fsynced,
+// then renamed), removing them from the spool unless Keep. Temporary
+// files a killed Tx left there are removed once stale.
 func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
 		o.MaxNice = 255
@@ -256,6 +259,7 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			report(&Event{XX: spool.TX, Node: id, Err: err})
 			continue
 		}
+		s.CleanTemps(odir) // what a killed Tx left
 		for _, j := range jobs {
 			ev := &Event{XX: spool.TX, Node: id, Dir: odir, Pkt: j.Name, Path: filepath.Join(odir, j.Name), Size: j.Size}
 			if j.Header.Nice > o.MaxNice {
@@ -282,28 +286,19 @@ func txOne(s *spool.Spool, j spool.Job, ev *Event, o Options) (string, error) {
 		return "", err
 	}
 	defer src.Close()
-	part := dst + spool.PartSuffix
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
+	out, err := safeio.Create(dst, safeio.Options{NoSync: s.NoSync, Perm: 0o666})
 	if err != nil {
 		return "", err
 	}
+	defer out.Abort()
+	spool.HoldTemp(out)
 	w, done := o.meter(ev, out)
 	_, err = io.Copy(w, src)
 	done()
-	if err == nil {
-		err = s.Sync(out)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(part, dst)
-	}
 	if err != nil {
-		os.Remove(part)
 		return "", err
 	}
-	if err := s.SyncDir(filepath.Dir(dst)); err != nil {
+	if err := out.Commit(); err != nil {
 		return "", err
 	}
 	if !o.Keep {
