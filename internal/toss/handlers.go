@@ -110,9 +110,11 @@ func (p *packet) file() error {
 	}
 	final, err := tmp.CommitNoClobber(dst)
 	if err != nil {
-		if marker != "" {
+		if _, _, placed := placedBefore(marker); marker != "" && !placed {
 			os.Remove(marker)
 		}
+		// Placed but not durable (the directory's fsync failed): the
+		// packet stays, and the marker makes its next toss finish.
 		return err
 	}
 	p.ev.Saved = final
