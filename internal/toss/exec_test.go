@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"ferry/internal/safeio"
+	"ferry/internal/testnet"
 	"ferry/internal/tx"
 )
 
@@ -135,3 +136,29 @@ func TestRunFedKillsOnBodyError(t *testing.T) {
 type eofless struct{}
 
 func (eofless) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// `ferry toss` logs a refused bomb with its own Who and keeps it.
+func TestExecTooBigLogged(t *testing.T) {
+	net := testnet.New(t, "a", "b")
+	na, nb := net.Nodes["a"], net.Nodes["b"]
+	nb.Cfg.Neigh["a"].ExecMaxSize = 1 << 20
+	net.Write(t)
+	body := zeros(8 << 20)
+	a := open(t, na)
+	if _, err := a.sender.Exec(a.neigh("b"), "save", []string{"bomb"}, &body, tx.ExecOptions{Options: tx.Options{Nice: 96}}); err != nil {
+		t.Fatal(err)
+	}
+	net.Carry(t, na, testnet.Ferry, nb, testnet.Ferry)
+	if r := nb.Run(t, testnet.Ferry, nil, "toss", "-noprogress"); r.Code != 1 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
+	}
+	log, _ := os.ReadFile(nb.Log)
+	for _, want := range []string{"Who: rx-exec-too-big", "Err: exec body: bigger than the sender's exec-maxsize (1048576 bytes)", "Dst: save bomb"} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if len(nb.RxPackets(t, na)) != 1 {
+		t.Error("bomb not kept")
+	}
+}

@@ -35,7 +35,7 @@ var (
 	ErrNotRegular    = errors.New("not a regular file")
 	ErrArea          = errors.New("multicast area packets are not supported yet")
 	ErrHandleFailed  = errors.New("exec handle failed")
-	ErrExecTooBig    = errors.New("exec body bigger than the sender's exec-maxsize")
+	ErrExecTooBig    = errors.New("bigger than the sender's exec-maxsize")
 )
 
 // Options select what a toss does.
