@@ -15,6 +15,7 @@ import (
 	"ferry/internal/safeio"
 	"ferry/internal/testnet"
 	"ferry/internal/tx"
+	"ferry/internal/wire"
 )
 
 // zeros reads n zero bytes without holding them.
@@ -160,5 +161,72 @@ func TestExecTooBigLogged(t *testing.T) {
 	}
 	if len(nb.RxPackets(t, na)) != 1 {
 		t.Error("bomb not kept")
+	}
+}
+
+// rleBomb writes a zstd frame of n zero bytes (n a multiple of 128 KiB)
+// made of RLE blocks: 4 bytes per 128 KiB, as a hostile neighbour would
+// craft it without compressing anything.
+func rleBomb(w io.Writer, n int64) error {
+	const block = 128 << 10
+	hdr := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3} // magic, no content size, 128 KiB window
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 4*1024)
+	for left := n / block; left > 0; left-- {
+		h := uint32(1<<1 | block<<3) // RLE
+		if left == 1 {
+			h |= 1 // last block
+		}
+		buf = append(buf, byte(h), byte(h>>8), byte(h>>16), 0)
+		if len(buf) == cap(buf) || left == 1 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	return nil
+}
+
+// A real bomb: 10 GiB of zeros in a packet of a third of a MiB, against
+// the default exec-maxsize. Refused after 256 MiB of decompression, with
+// nothing (or at most the packet's size) written to tmp/.
+func TestExecRealBombDefaultCap(t *testing.T) {
+	a, b, carry := pair(t)
+	ph := wire.PlainHeader{Type: wire.TypeExec, Nice: 96, Path: []byte("save\x00bomb")}
+	if _, err := a.sender.Send(a.neigh("b"), ph, tx.Options{Nice: 96}, func(w io.Writer) error { return rleBomb(w, 10<<30) }); err != nil {
+		t.Fatal(err)
+	}
+	carry()
+	pkt := b.nd.RxPackets(t, a.nd)[0]
+	fi, _ := os.Stat(pkt)
+	for _, mem := range []int64{4096} { // staged in tmp/ beyond 4 KiB
+		written := countTmpWrites(t, b.spool.TmpDir())
+		ev := only(t, b.toss(t, Options{MemLimit: mem}))
+		if ev.Outcome != Failed || !errors.Is(ev.Err, ErrExecTooBig) {
+			t.Fatalf("%+v", ev)
+		}
+		if w := written.Load(); w > fi.Size() {
+			t.Fatalf("%d bytes written to tmp/ for a %d-byte packet", w, fi.Size())
+		}
+		t.Logf("MemLimit %d: packet %d bytes (10 GiB of zeros), %d bytes written to tmp/", mem, fi.Size(), written.Load())
+	}
+	if _, err := os.Stat(filepath.Join(b.nd.ExecDir, "bomb")); err == nil || rxCount(t, b, a) != 1 {
+		t.Fatal("handle ran, or bomb not kept")
+	}
+	// The same bomb under a cap above its size would be taken: the frame
+	// is well-formed (8 MiB here, to keep the test short).
+	a2, b2, carry2 := pair(t)
+	if _, err := a2.sender.Send(a2.neigh("b"), ph, tx.Options{Nice: 96}, func(w io.Writer) error { return rleBomb(w, 8<<20) }); err != nil {
+		t.Fatal(err)
+	}
+	carry2()
+	if ev := only(t, b2.toss(t, Options{})); ev.Outcome != Done {
+		t.Fatalf("well-formed 8 MiB body: %+v", ev)
+	}
+	if fi, err := os.Stat(filepath.Join(b2.nd.ExecDir, "bomb")); err != nil || fi.Size() != 8<<20 {
+		t.Fatalf("handle got %v %v", fi, err)
 	}
 }
