@@ -133,6 +133,7 @@ func (t *Tosser) Run() (failed int, err error) {
 	if t.Cfg.Self == nil {
 		return 0, tx.ErrNoSelf
 	}
+	t.cleaned = nil // each run (toss -cycle) sweeps again
 	ids := make([]node.ID, 0, len(t.Cfg.ByID))
 	if t.Opts.Node != nil {
 		ids = append(ids, *t.Opts.Node)
