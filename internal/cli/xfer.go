@@ -58,7 +58,13 @@ func runXfer(x *ctx, args []string) error {
 		}
 	}
 	o.Known = func(id node.ID) bool { _, ok := x.cfg.ByID[id]; return ok }
-	o.Verify = func(h *wire.EncHeader) error { return pktcrypt.Verify(h, &x.cfg.ByID[h.Sender].Public) }
+	o.Verify = func(h *wire.EncHeader) error {
+		n, ok := x.cfg.ByID[h.Sender]
+		if !ok {
+			return xfer.ErrUnknownSigner
+		}
+		return pktcrypt.Verify(h, &n.Public)
+	}
 	o.Report = func(ev *xfer.Event) { x.reportXfer(dir, ev) }
 	o.Progress = func(ev *xfer.Event) progress.Meter {
 		desc := "Rx " + ev.Pkt
