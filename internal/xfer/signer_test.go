@@ -75,3 +75,35 @@ func TestRxRefusesUnknownAndForgedSigners(t *testing.T) {
 		}
 	}
 }
+
+// The same through `ferry xfer -rx`: the stranger's packet stays on the
+// stick, the run says why in the log and exits 1.
+func TestFerryXferRxRefusesStranger(t *testing.T) {
+	net := testnet.New(t, "a", "b", "x")
+	na, nb := net.Nodes["a"], net.Nodes["b"]
+	delete(nb.Cfg.Neigh, "x")
+	net.Write(t)
+	x := open(t, net.Nodes["x"])
+	r, err := x.tx.File(x.cfg.Neigh["b"], strings.NewReader("hi"), "f", tx.Options{Nice: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	adir := filepath.Join(dir, nb.Keys.ID.String(), na.Keys.ID.String())
+	os.MkdirAll(adir, 0o755)
+	data, _ := os.ReadFile(x.sp.PktPath(r.Hop, spool.TX, r.Pkt))
+	os.WriteFile(filepath.Join(adir, r.Pkt), data, 0o644)
+	if res := nb.Run(t, testnet.Ferry, nil, "xfer", "-noprogress", "-rx", dir); res.Code != 1 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(adir, r.Pkt)); err != nil {
+		t.Fatal("stranger's packet removed from the stick")
+	}
+	if n := len(nb.RxPackets(t, na)); n != 0 {
+		t.Fatalf("%d packets taken in", n)
+	}
+	log, _ := os.ReadFile(nb.Log)
+	if !strings.Contains(string(log), "packet signed by an unknown node "+x.cfg.Self.ID.String()) {
+		t.Errorf("log does not say why:\n%s", log)
+	}
+}
