@@ -111,8 +111,20 @@ func (s *Spool) CleanTemps(dir string) int {
 	return n
 }
 
-// CleanTmp removes the leftovers of SPOOL/tmp (see CleanTemps).
-func (s *Spool) CleanTmp() int { return s.CleanTemps(s.TmpDir()) }
+// CleanTmp removes the leftovers of SPOOL/tmp (see CleanTemps), and the
+// pkt-* files earlier ferry versions named their temporary packets, on
+// the same terms.
+func (s *Spool) CleanTmp() int {
+	n := s.CleanTemps(s.TmpDir())
+	before := time.Now().Add(-StaleAfter)
+	old, _ := filepath.Glob(filepath.Join(s.TmpDir(), "pkt-*"))
+	for _, p := range old {
+		if Unused(p, before) && os.Remove(p) == nil {
+			n++
+		}
+	}
+	return n
+}
 
 // sweepTemps lists, under each of dirs (walked), ferry's temporary files
 // that nobody holds, modified before `before` (zero: any age).

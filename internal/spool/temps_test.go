@@ -30,10 +30,13 @@ func TestLeftoverTemps(t *testing.T) {
 	foreign := filepath.Join(s.TmpDir(), "smtpd-123")
 	os.WriteFile(foreign, nil, 0o600)
 	os.Chtimes(foreign, old, old)
-	if n := s.CleanTmp(); n != 1 {
-		t.Fatalf("removed %d, want 1", n)
+	legacy := filepath.Join(s.TmpDir(), "pkt-123456")
+	os.WriteFile(legacy, nil, 0o600)
+	os.Chtimes(legacy, old, old)
+	if n := s.CleanTmp(); n != 2 {
+		t.Fatalf("removed %d, want 2", n)
 	}
-	for p, want := range map[string]bool{live.Name(): true, dead.Name(): false, young.Name(): true, foreign: true} {
+	for p, want := range map[string]bool{live.Name(): true, dead.Name(): false, young.Name(): true, foreign: true, legacy: false} {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
