@@ -170,6 +170,14 @@ func decodeNeighbour(neigh obj, name string) (*Neighbour, []string, error) {
 	if n.Freq, err = decodeFreq(o); err != nil {
 		return nil, nil, err
 	}
+	if n.ExecMaxSize, err = o.bytes("exec-maxsize"); err != nil {
+		return nil, nil, err
+	}
+	if _, set := o.get("exec-maxsize"); !set {
+		n.ExecMaxSize = DefaultExecMaxSize
+	} else if n.ExecMaxSize == 0 {
+		return nil, nil, fieldErr(join(field, "exec-maxsize"), "must be greater than zero")
+	}
 	via, err := o.strs("via")
 	if err != nil {
 		return nil, nil, err
@@ -224,6 +232,9 @@ func decodeFreq(n obj) (*Freq, error) {
 		return nil, err
 	}
 	if f.MaxSize, _, err = o.num("maxsize", 0, math.MaxInt64/1024); err != nil {
+		return nil, err
+	}
+	if f.FollowSymlinks, err = o.flag("follow-symlinks"); err != nil {
 		return nil, err
 	}
 	if f.Path == "" {

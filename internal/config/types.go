@@ -64,6 +64,10 @@ type Neighbour struct {
 	OnlineDeadline int
 	MaxOnlineTime  int
 	Calls          []Call
+	// ExecMaxSize (exec-maxsize, ferry's own) is the most bytes one exec
+	// body from this neighbour may decompress to; bigger ones are refused
+	// and kept. The loader sets DefaultExecMaxSize when it is absent.
+	ExecMaxSize int64
 }
 
 // Freq is a neighbour's freq section. The loader sets Neighbour.Freq only
@@ -74,6 +78,10 @@ type Freq struct {
 	Chunked int64 // KiB; 0: not chunked
 	MinSize int64 // KiB; 0: no padding
 	MaxSize int64 // KiB; 0: no limit on the size of a requested file
+	// FollowSymlinks (follow-symlinks, ferry's own) serves files through
+	// symbolic links that lead out of Path, as nncp-toss does; by default
+	// they are refused.
+	FollowSymlinks bool
 }
 
 // Call is one entry of a neighbour's calls list. Fields are kept as
