@@ -146,7 +146,7 @@ func Main(e *Env, argv []string) int {
 		fmt.Fprintf(e.Stderr, "ferry: unknown command %q\nferry: hint: run \"ferry help\" for the list\n", name)
 		return 2
 	}
-	x := &ctx{Env: e, prog: prog, name: name}
+	x := &ctx{Env: e, prog: prog, name: name, argv: argv}
 	defer x.close()
 	err := c.run(x, args)
 	if err == nil {

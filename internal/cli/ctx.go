@@ -23,6 +23,8 @@ const DefaultCfgPath = "/etc/nncp.hjson"
 type ctx struct {
 	*Env
 	prog, name string
+	// argv is the whole command line, the program's path first.
+	argv []string
 
 	// common flags
 	cfgPath, spoolPath, logPath string

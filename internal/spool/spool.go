@@ -28,6 +28,7 @@ import (
 
 	"ferry/internal/node"
 	"ferry/internal/owner"
+	"ferry/internal/safeio"
 	"ferry/internal/tempfail"
 	"ferry/internal/wire"
 )
@@ -112,25 +113,22 @@ func ValidName(name string) bool {
 	return err == nil && len(b) == 32
 }
 
-// Sync fsyncs f unless NoSync is set.
+// Sync fsyncs f unless NoSync is set (through safeio, whose fault hook
+// tests use).
 func (s *Spool) Sync(f *os.File) error {
 	if s.NoSync {
 		return nil
 	}
-	return f.Sync()
+	return safeio.Sync(f)
 }
 
-// SyncDir fsyncs a directory so that a rename in it is durable.
+// SyncDir fsyncs a directory so that a rename in it is durable, unless
+// NoSync is set.
 func (s *Spool) SyncDir(dir string) error {
 	if s.NoSync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return safeio.SyncDir(dir)
 }
 
 // LinkName creates the SPOOL/NAME -> SPOOL/NODEID symlink that NNCP makes
@@ -250,22 +248,16 @@ func (s *Spool) readHeader(id node.ID, xx XX, name string, cache bool) (wire.Enc
 	return h, nil
 }
 
-// writeHdr stores hdr/NAME; failures are not fatal (it is a cache).
+// writeHdr stores hdr/NAME; failures are not fatal (it is a cache). It is
+// not fsynced: a lost or empty hdr/ file is read from the packet again.
 func (s *Spool) writeHdr(id node.ID, xx XX, name string, b []byte) {
 	dir := filepath.Join(s.QueueDir(id, xx), "hdr")
 	if owner.MkdirAll(dir, 0o777) != nil {
 		return
 	}
-	tmp, err := owner.CreateTemp(dir, ".hdr-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil || os.Rename(tmp.Name(), filepath.Join(dir, name)) != nil {
-		os.Remove(tmp.Name())
+	p := filepath.Join(dir, name)
+	if safeio.WriteFile(p, b, safeio.Options{NoSync: true}) == nil {
+		owner.Inherit(p)
 	}
 }
 

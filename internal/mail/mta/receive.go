@@ -170,6 +170,13 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []strin
 		if err != nil {
 			return nil, err
 		}
+		// The neighbour wrote it: refuse now what delivery would refuse
+		// (a CR, NUL, no domain), rather than queue mail nobody can take.
+		if from != "" && from != "<>" {
+			if err := bsmtp.CheckAddress(from); err != nil {
+				return nil, &PermanentError{fmt.Errorf("rmail: the sender %q in the message: %w", from, err)}
+			}
+		}
 	}
 	env := &bsmtp.Envelope{From: from, To: to}
 	res := &Received{}
