@@ -11,6 +11,7 @@ import (
 	"ferry/internal/mail/bsmtp"
 	"ferry/internal/mail/mta"
 	"ferry/internal/mail/submit"
+	"ferry/internal/tempfail"
 	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
@@ -38,6 +39,10 @@ func (x *ctx) mailSetup(cfgPath string) (*mta.MTA, error) {
 		x.cfgPath = cfgPath
 	}
 	if err := x.setup(); err != nil {
+		if tempfail.Is(err) {
+			// the spool or the log, not the config: try again later
+			return nil, exitCode(exTempFail, err)
+		}
 		return nil, exitCode(exConfig, err)
 	}
 	if x.cfg.Self == nil {

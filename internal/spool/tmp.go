@@ -3,12 +3,13 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/owner"
 	"ferry/internal/safeio"
+	"ferry/internal/tempfail"
 	"ferry/internal/wire"
 )
 
@@ -30,8 +31,9 @@ type Tmp struct {
 func (s *Spool) NewTmp() (*Tmp, error) {
 	f, err := safeio.CreateTemp(s.TmpDir(), "pkt", safeio.Options{NoSync: s.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("spool tmp: %w", err)
+		return nil, tempfail.Local(fmt.Errorf("spool tmp: %w", err))
 	}
+	owner.File(f.OS())
 	HoldTemp(f)
 	return &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize)}, nil
 }
@@ -55,7 +57,7 @@ func (t *Tmp) Write(p []byte) (int, error) {
 	t.n += int64(n)
 	t.h.Write(p[:n])
 	if err != nil {
-		t.err = fmt.Errorf("writing %s: %w", t.f.Name(), err)
+		t.err = tempfail.Local(fmt.Errorf("writing %s: %w", t.f.Name(), err))
 		return n, t.err
 	}
 	return n, nil
@@ -87,15 +89,15 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
 	}
 	dir := t.s.QueueDir(id, xx)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
 		t.f.Abort()
-		return "", err
+		return "", tempfail.Local(err)
 	}
 	// No hdr/ file here: it is a cache for listing big spools, built by
 	// stat (as nncp-stat does); making one per packet would cost a second
 	// file creation on every submission.
 	if _, err := t.f.CommitIfAbsent(filepath.Join(dir, name)); err != nil {
-		return "", err
+		return "", tempfail.Local(err)
 	}
 	return name, nil
 }

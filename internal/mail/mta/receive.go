@@ -15,6 +15,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/mail/bsmtp"
 	"ferry/internal/mail/queue"
+	"ferry/internal/owner"
 )
 
 // ReceiveOptions tune a reception.
@@ -230,7 +231,7 @@ func senderFromMessage(f *os.File) (string, io.Reader, error) {
 // spoolBatch copies in to a file in the queue's tmp/ and returns its path
 // and SHA-256.
 func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
-	f, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
+	f, err := owner.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
 	if err != nil {
 		return "", "", err
 	}
@@ -251,7 +252,7 @@ func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
 // was wrong, in QUEUE/bad/.
 func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []error) (string, error) {
 	dir := filepath.Join(m.Queue.Dir, "bad")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := owner.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	// Named by the batch's hash: the same batch received again (a toss
@@ -268,7 +269,7 @@ func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []err
 	for _, e := range errs {
 		fmt.Fprintf(&note, "Error: %v\n", e)
 	}
-	if err := os.WriteFile(dst+".err", note.Bytes(), 0o600); err != nil {
+	if err := owner.WriteFile(dst+".err", note.Bytes(), 0o600); err != nil {
 		return "", err
 	}
 	return dst, nil
@@ -280,7 +281,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := owner.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

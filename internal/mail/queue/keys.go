@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"ferry/internal/owner"
 )
 
 // keyBucketMax is the size at which a key bucket is rotated (one older
@@ -60,7 +62,7 @@ func (q *Queue) MarkHandled(key string) error {
 	if fi, err := os.Stat(b); err == nil && fi.Size() > keyBucketMax {
 		os.Rename(b, b+".old")
 	}
-	f, err := os.OpenFile(b, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := owner.OpenFile(b, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func (q *Queue) Record(e *Entry) error {
 	if fi, err := os.Stat(p); err == nil && fi.Size() > 16<<20 {
 		os.Rename(p, p+".old")
 	}
-	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := owner.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

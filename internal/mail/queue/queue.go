@@ -31,13 +31,16 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ferry/internal/owner"
+	"ferry/internal/tempfail"
 )
 
 // Errors of the queue.
 var (
 	ErrNotFound  = errors.New("no such message in the queue")
 	ErrDuplicate = errors.New("message already accepted")
-	ErrLocked    = errors.New("message is being delivered by another process")
+	ErrLocked    = tempfail.New("message is being delivered by another process") // temporary
 )
 
 // Recipient states.
@@ -137,7 +140,7 @@ var subdirs = []string{"msg", "env", "done", "sent", "keys", "tmp"}
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
 	for _, s := range subdirs {
-		if err := os.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
+		if err := owner.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
 			return nil, fmt.Errorf("mail queue: %w", err)
 		}
 	}
@@ -170,7 +173,7 @@ func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) erro
 // write writes data to sub/name via tmp/ and a rename; sync adds the
 // fsyncs that make it survive a crash.
 func (q *Queue) write(sub, name string, write func(f *os.File) error, sync bool) error {
-	f, err := os.CreateTemp(q.path("tmp", ""), name+".*")
+	f, err := owner.CreateTemp(q.path("tmp", ""), name+".*")
 	if err != nil {
 		return err
 	}
