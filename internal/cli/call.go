@@ -243,11 +243,6 @@ func runCall(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *list {
-		for _, in := range res.Offers {
-			fmt.Fprintf(x.Stdout, "%s\t%s\t%s\n", in.Name, node.NiceString(in.Nice), humanSize(in.Size))
-		}
-	}
 	failed := 0
 	if at.on && !*txOnly && !*list {
 		failed += x.autoToss(res.Peer.ID, at)

@@ -62,7 +62,7 @@ func Call(ctx context.Context, o CallOptions) (*Result, error) {
 
 func (o *CallOptions) logCallErr(addr string, err error) {
 	if o.Log != nil {
-		o.Log.Error(logrec.Rec{Who: "call", Fields: []logrec.Field{fld("Node", o.Peer.ID.String()), fld("Addr", addr)},
+		o.Log.Error(logrec.Rec{Who: "call-started", Fields: []logrec.Field{fld("Node", o.Peer.ID.String()), fld("Addr", addr)},
 			Msg: fmt.Sprintf("Connection to %s (%s)", o.Peer.Name, addr)}, err)
 	}
 }
@@ -185,14 +185,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // stdin/stdout under UCSPI). remote names the caller in the log.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter, remote string) (*Result, error) {
 	o := s.Options
-	o.Addr = ""
+	o.Addr, o.Remote = "", remote
 	res, err := Respond(ctx, rw, s.Peers, o)
 	if err != nil {
-		who := "call-start"
-		if errors.Is(err, ErrUnknownPeer) {
-			who = "sp-startup"
+		// Respond logged why; NNCP then notes the nameless connection.
+		if s.Log != nil {
+			s.Log.Info(logrec.Rec{Who: "call-started", Fields: []logrec.Field{fld("Node", "unknown")},
+				Msg: "Connected to unknown"})
 		}
-		s.logf(who, []logrec.Field{fld("Addr", remote)}, err, fmt.Sprintf("Connection from %s", remote))
 		return nil, err
 	}
 	if s.OnSession != nil {

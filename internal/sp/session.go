@@ -2,11 +2,9 @@ package sp
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"slices"
 	"sync"
@@ -60,6 +58,9 @@ type Options struct {
 	// Addr is the remote address, for the log (empty on the daemon side,
 	// as NNCP writes it).
 	Addr string
+	// Remote is the caller's address on the daemon side, for the log's
+	// messages only.
+	Remote string
 	// OnEvent, when set, sees each packet finished in either direction.
 	OnEvent func(Event)
 }
@@ -104,102 +105,6 @@ func (o *Options) deadline() time.Duration {
 		return o.Deadline
 	}
 	return DefaultDeadline
-}
-
-// Initiate runs a session as the caller over rw with peer, whose noise
-// key must answer. The returned error is non-nil only when the session
-// could not start (handshake); what ends an established session is in
-// Result.Err.
-func Initiate(ctx context.Context, rw io.ReadWriter, peer Peer, o Options) (*Result, error) {
-	s := newSession(rw, o)
-	s.peer = peer
-	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:   cipherSuite,
-		Random:        rand.Reader,
-		Pattern:       noise.HandshakeIK,
-		Initiator:     true,
-		StaticKeypair: s.staticKey(),
-		PeerStatic:    peer.NoisePub[:],
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.setDeadline(time.Now().Add(o.deadline()))
-	first, err := s.firstPayload()
-	if err != nil {
-		return nil, err
-	}
-	msg, _, _, err := hs.WriteMessage(nil, first)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if err := s.writeEnvelope(msg); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	in, err := wire.ReadSPEnvelope(s.rw, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.rxBytes.add(envLen(in))
-	payload, csIn, csOut, err := hs.ReadMessage(nil, in)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	// Split gives the initiator's sending state first.
-	s.csOut, s.csIn = csIn, csOut
-	s.setDeadline(time.Time{})
-	return s.run(ctx, payload), nil
-}
-
-// PeerFunc finds the neighbour whose noise public key is pub.
-type PeerFunc func(pub [32]byte) (Peer, bool)
-
-// Respond runs a session as the answering side: the caller is identified
-// by its noise key through peers, and refused (ErrUnknownPeer) when it is
-// none of them.
-func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (*Result, error) {
-	s := newSession(rw, o)
-	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:   cipherSuite,
-		Random:        rand.Reader,
-		Pattern:       noise.HandshakeIK,
-		Initiator:     false,
-		StaticKeypair: s.staticKey(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.setDeadline(time.Now().Add(o.deadline()))
-	in, err := wire.ReadSPEnvelope(s.rw, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.rxBytes.add(envLen(in))
-	payload, _, _, err := hs.ReadMessage(nil, in)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	var pub [32]byte
-	copy(pub[:], hs.PeerStatic())
-	peer, ok := peers(pub)
-	if !ok {
-		return nil, fmt.Errorf("%w: noise key %s", ErrUnknownPeer, node.B32.EncodeToString(pub[:]))
-	}
-	s.peer = peer
-	first, err := s.firstPayload()
-	if err != nil {
-		return nil, err
-	}
-	msg, csIn, csOut, err := hs.WriteMessage(nil, first)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.csIn, s.csOut = csIn, csOut
-	if err := s.writeEnvelope(msg); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	s.setDeadline(time.Time{})
-	return s.run(ctx, payload), nil
 }
 
 func envLen(msg []byte) int64 { return int64(12 + (len(msg)+3)&^3) }
@@ -414,7 +319,11 @@ func (s *session) run(ctx context.Context, first []byte) *Result {
 		fields = append(fields, fld("Addr", s.o.Addr))
 		s.log("call-started", fields, fmt.Sprintf("Connection to %s (%s)", s.peer.Name, s.o.Addr))
 	} else {
-		s.log("call-started", fields, fmt.Sprintf("Connection with %s", s.peer.Name))
+		msg := fmt.Sprintf("Connection with %s", s.peer.Name)
+		if s.o.Remote != "" {
+			msg += " (" + s.o.Remote + ")"
+		}
+		s.log("call-started", fields, msg)
 	}
 	// The peer's first INFOs came inside the handshake.
 	if err := s.handlePayload(first, true); err != nil {
@@ -539,272 +448,6 @@ func (s *session) reader(ctx context.Context) error {
 		if err := lim.wait(ctx); err != nil {
 			return err
 		}
-	}
-}
-
-func (s *session) handlePayload(b []byte, first bool) error {
-	pkts, err := wire.ParseSPPayload(b)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrProtocol, err)
-	}
-	var infos, size int64
-	for i := range pkts {
-		p := &pkts[i]
-		if p.Type != wire.SPPing && p.Type != wire.SPHalt || !first && p.Type == wire.SPHalt {
-			s.mu.Lock()
-			s.lastRecv = time.Now()
-			s.mu.Unlock()
-		}
-		switch p.Type {
-		case wire.SPInfo:
-			infos++
-			size += int64(p.Size)
-			s.onInfo(p)
-		case wire.SPFreq:
-			s.onFreq(p)
-		case wire.SPFile:
-			if err := s.onFile(p); err != nil {
-				return err
-			}
-		case wire.SPDone:
-			s.onDone(p)
-		case wire.SPHalt:
-			if !first {
-				s.mu.Lock()
-				for _, j := range s.files {
-					j.f.Close()
-				}
-				s.files = nil
-				s.mu.Unlock()
-			}
-		}
-	}
-	if first && infos > 0 {
-		s.log("sp-infos-rx", []logrec.Field{fld("XX", "rx"), fld("Node", s.peer.ID.String()),
-			fld("Pkts", itoa(infos)), fld("Size", itoa(size))},
-			fmt.Sprintf("%s has got for us: %d packets, %s", s.peer.Name, infos, humanSize(size)))
-	}
-	return nil
-}
-
-func (s *session) onInfo(p *wire.SPPacket) {
-	name := node.B32.EncodeToString(p.Hash[:])
-	s.mu.Lock()
-	s.result.Offers = append(s.result.Offers, Info{Name: name, Nice: p.Nice, Size: int64(p.Size)})
-	s.mu.Unlock()
-	if p.Nice > s.o.Nice {
-		s.debug("%s: %s too nice (%d)", s.peer.Name, name, p.Nice)
-		return
-	}
-	st, err := s.o.Store.RxState(s.peer.ID, name)
-	if err != nil {
-		s.logErr("sp-info", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", name)}, err,
-			fmt.Sprintf("Packet %s: state", name))
-		return
-	}
-	offset := max(st.Part, 0)
-	s.log("sp-info", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Nice", itoa(int64(s.o.Nice))),
-		fld("Type", "info"), fld("Pkt", name), fld("Size", itoa(int64(p.Size))),
-		fld("PktNice", itoa(int64(p.Nice))), fld("Offset", itoa(offset))},
-		fmt.Sprintf("Packet %s (%s) (nice %s): %d%%", name, humanSize(int64(p.Size)), node.NiceString(p.Nice),
-			percent(offset, int64(p.Size))))
-	if s.o.List || s.o.NoRx {
-		return
-	}
-	if s.o.Pkts != nil && !s.o.Pkts[name] {
-		return
-	}
-	if st.Have {
-		s.queueCtrl(wire.SPPacket{Type: wire.SPDone, Hash: p.Hash})
-		return
-	}
-	if st.NoCK {
-		return
-	}
-	s.mu.Lock()
-	r := s.rx[name]
-	if r != nil && (r.fetched || r.done) {
-		s.mu.Unlock()
-		return
-	}
-	if r == nil {
-		r = &rxFile{}
-		s.rx[name] = r
-	}
-	r.size, r.nice, r.fetched, r.written = int64(p.Size), p.Nice, true, offset
-	s.mu.Unlock()
-	if offset > int64(p.Size) {
-		offset = 0
-	}
-	s.queueCtrl(wire.SPPacket{Type: wire.SPFreq, Hash: p.Hash, Offset: uint64(offset)})
-}
-
-func percent(n, of int64) int64 {
-	if of <= 0 {
-		return 100
-	}
-	return n * 100 / of
-}
-
-func (s *session) onFreq(p *wire.SPPacket) {
-	name := node.B32.EncodeToString(p.Hash[:])
-	s.mu.Lock()
-	offered := s.offered[name]
-	for _, j := range s.files {
-		if j.hash == p.Hash {
-			j.offset = int64(p.Offset)
-			s.mu.Unlock()
-			s.notify()
-			return
-		}
-	}
-	s.mu.Unlock()
-	if !offered || s.o.NoTx {
-		s.debug("%s asks for %s, not offered", s.peer.Name, name)
-		return
-	}
-	pkts, err := s.o.Store.TxList(s.peer.ID)
-	if err != nil {
-		return
-	}
-	i := slices.IndexFunc(pkts, func(t TxPkt) bool { return t.Name == name })
-	if i < 0 {
-		return
-	}
-	f, err := s.o.Store.OpenTx(s.peer.ID, name)
-	if err != nil {
-		s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", name)}, err,
-			fmt.Sprintf("Packet %s: opening", name))
-		return
-	}
-	j := &sendJob{name: name, hash: p.Hash, nice: pkts[i].Nice, offset: int64(p.Offset), size: pkts[i].Size, f: f}
-	if j.offset > j.size {
-		j.offset = j.size
-	}
-	s.mu.Lock()
-	at := len(s.files)
-	for k, o := range s.files {
-		if o.nice > j.nice {
-			at = k
-			break
-		}
-	}
-	s.files = slices.Insert(s.files, at, j)
-	s.mu.Unlock()
-	s.notify()
-}
-
-func (s *session) onFile(p *wire.SPPacket) error {
-	name := node.B32.EncodeToString(p.Hash[:])
-	s.mu.Lock()
-	r := s.rx[name]
-	if r == nil || !r.fetched || r.done {
-		s.mu.Unlock()
-		s.debug("%s sends %s, not asked for", s.peer.Name, name)
-		return nil
-	}
-	end := int64(p.Offset) + int64(len(p.Chunk))
-	if end > r.size {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s: chunk up to %d of a %d-byte packet", ErrProtocol, name, end, r.size)
-	}
-	if r.part == nil {
-		part, err := s.o.Store.OpenPart(s.peer.ID, name)
-		if err != nil {
-			r.fetched = false
-			s.mu.Unlock()
-			s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", name)}, err,
-				fmt.Sprintf("Packet %s: opening part", name))
-			return nil
-		}
-		r.part = part
-	}
-	part := r.part
-	s.mu.Unlock()
-	if _, err := part.WriteAt(p.Chunk, int64(p.Offset)); err != nil {
-		return fmt.Errorf("writing %s.part: %w", name, err)
-	}
-	s.mu.Lock()
-	r.written = max(r.written, end)
-	complete := r.written >= r.size
-	if complete {
-		r.done = true
-		r.part = nil
-	}
-	s.mu.Unlock()
-	if !complete {
-		return nil
-	}
-	if err := part.Close(); err != nil {
-		return fmt.Errorf("closing %s.part: %w", name, err)
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.finishRx(name, p.Hash, r)
-	}()
-	return nil
-}
-
-// finishRx checks and commits a complete part, then acknowledges it.
-func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
-	f := []logrec.Field{fld("Node", s.peer.ID.String()), fld("Nice", itoa(int64(s.o.Nice))), fld("Type", "file"),
-		fld("XX", "rx"), fld("Pkt", name), fld("Size", itoa(r.size)), fld("FullSize", itoa(r.size))}
-	err := s.o.Store.CommitPart(s.peer.ID, name, s.o.NoCK)
-	if err != nil {
-		s.logErr("sp-file-check", f, err, fmt.Sprintf("Got packet %s: checksum", name))
-		if errors.Is(err, ErrChecksum) {
-			s.mu.Lock()
-			retry := !r.retried
-			r.retried, r.done, r.written, r.fetched = true, false, 0, retry
-			s.mu.Unlock()
-			if retry {
-				s.queueCtrl(wire.SPPacket{Type: wire.SPFreq, Hash: hash, Offset: 0})
-			}
-		}
-		return
-	}
-	s.log("sp-file-done", f, fmt.Sprintf("Got packet %s 100%% (%s / %s): done", name, humanSize(r.size), humanSize(r.size)))
-	s.mu.Lock()
-	s.result.Received = append(s.result.Received, name)
-	s.mu.Unlock()
-	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{XX: "rx", Name: name, Size: r.size})
-	}
-	if !s.o.NoCK {
-		s.queueCtrl(wire.SPPacket{Type: wire.SPDone, Hash: hash})
-	}
-}
-
-func (s *session) onDone(p *wire.SPPacket) {
-	name := node.B32.EncodeToString(p.Hash[:])
-	s.mu.Lock()
-	offered := s.offered[name]
-	var size int64
-	for i, j := range s.files {
-		if j.hash == p.Hash {
-			j.f.Close()
-			size = j.size
-			s.files = slices.Delete(s.files, i, i+1)
-			break
-		}
-	}
-	s.mu.Unlock()
-	if !offered {
-		return
-	}
-	if err := s.o.Store.RemoveTx(s.peer.ID, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.logErr("sp-done", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", name)}, err,
-			fmt.Sprintf("Packet %s: removing", name))
-		return
-	}
-	s.log("sp-done", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Nice", itoa(int64(s.o.Nice))),
-		fld("Type", "done"), fld("Pkt", name), fld("XX", "tx")}, fmt.Sprintf("Packet %s is sent", name))
-	s.mu.Lock()
-	s.result.Sent = append(s.result.Sent, name)
-	s.mu.Unlock()
-	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{XX: "tx", Name: name, Size: size})
 	}
 }
 
