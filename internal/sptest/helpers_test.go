@@ -163,3 +163,16 @@ func dumpLogs(t *testing.T, nds ...*testnet.Node) string {
 	}
 	return s.String()
 }
+
+// waitLog polls nd's log until it has a record with Who who (a daemon
+// may log after its caller has exited).
+func waitLog(t *testing.T, nd *testnet.Node, who string) []map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if recs := logRecs(t, nd, who); len(recs) > 0 || time.Now().After(deadline) {
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, with a deadline
+	}
+}
