@@ -33,8 +33,15 @@ func freePort(t *testing.T) string {
 // returns its address once it accepts connections. The test stops it.
 func daemon(t *testing.T, nd *testnet.Node, impl testnet.Impl, args ...string) (string, *exec.Cmd) {
 	t.Helper()
+	return daemonEnv(t, nd, impl, nil, args...)
+}
+
+// daemonEnv is daemon with extra environment variables.
+func daemonEnv(t *testing.T, nd *testnet.Node, impl testnet.Impl, env []string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
 	addr := freePort(t)
 	cmd := nd.Cmd(t, impl, "daemon", append([]string{"-bind", addr, "-quiet"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
