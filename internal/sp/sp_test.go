@@ -3,6 +3,7 @@ package sp_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -171,3 +172,156 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestBadChecksumRefetched: a packet whose bytes do not hash to its name
+// is fetched, found bad, fetched once more, and never kept; the sender
+// keeps it (no DONE).
+func TestBadChecksumRefetched(t *testing.T) {
+	a, b := newSide(t), newSide(t)
+	name, data := fakePkt(t, a, b.keys.ID, 10, 200000, 1)
+	p := a.spool.PktPath(b.keys.ID, spool.TX, name)
+	data[len(data)-1] ^= 1
+	if err := os.WriteFile(p, data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := fakePkt(t, a, b.keys.ID, 20, 1000, 2)
+	ra, rb := pair(t, a, b, a.opts(t), b.opts(t))
+	if got := rxNames(t, b, a.keys.ID); !equal(got, []string{good}) {
+		t.Fatalf("b has %v, want only %s", got, good)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal("sender dropped the packet the receiver refused")
+	}
+	if len(rb.Received) != 1 || len(ra.Sent) != 1 {
+		t.Fatalf("a sent %v, b received %v", ra.Sent, rb.Received)
+	}
+	// Two attempts: the first and the refetch, each ending in a checksum
+	// failure logged by b.
+	logb, _ := os.ReadFile(b.log)
+	if n := bytes.Count(logb, []byte("Who: sp-file-check")); n != 2 {
+		t.Fatalf("%d checksum failures logged, want 2\n%s", n, logb)
+	}
+}
+
+// TestQueuedDuringCall: a packet queued while the session runs is offered
+// at the next rescan and arrives in the same session.
+func TestQueuedDuringCall(t *testing.T) {
+	a, b := newSide(t), newSide(t)
+	ao, bo := a.opts(t), b.opts(t)
+	ao.OnlineDeadline, bo.OnlineDeadline = time.Minute, time.Minute
+	arrived := make(chan string, 1)
+	bo.OnEvent = func(e sp.Event) {
+		if e.XX == "rx" {
+			arrived <- e.Name
+		}
+	}
+	ca, cb := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *sp.Result, 1)
+	go func() {
+		r, _ := sp.Respond(ctx, cb, func(pub [32]byte) (sp.Peer, bool) { return a.peer(), pub == *a.keys.NoisePub }, bo)
+		done <- r
+	}()
+	initDone := make(chan struct{})
+	go func() { sp.Initiate(ctx, ca, b.peer(), ao); close(initDone) }()
+	defer func() { cancel(); <-initDone }()
+	name, _ := fakePkt(t, a, b.keys.ID, 1, 5000, 3)
+	select {
+	case got := <-arrived:
+		if got != name {
+			t.Fatalf("arrived %s, want %s", got, name)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("packet queued during the call never arrived")
+	}
+	cancel()
+	if r := <-done; r == nil || len(r.Received) != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestResponderRefusesUnknown: a caller whose key the responder does not
+// know gets no session.
+func TestResponderRefusesUnknown(t *testing.T) {
+	a, b := newSide(t), newSide(t)
+	ca, cb := net.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := sp.Respond(context.Background(), cb, func([32]byte) (sp.Peer, bool) { return sp.Peer{}, false }, b.opts(t))
+		cb.Close()
+		errc <- err
+	}()
+	if _, err := sp.Initiate(context.Background(), ca, b.peer(), a.opts(t)); err == nil {
+		t.Fatal("initiator got a session")
+	}
+	if err := <-errc; !errors.Is(err, sp.ErrUnknownPeer) {
+		t.Fatalf("responder: %v", err)
+	}
+}
+
+// TestHandshakeDeadline: a caller that never speaks is dropped at the
+// handshake deadline.
+func TestHandshakeDeadline(t *testing.T) {
+	b := newSide(t)
+	o := b.opts(t)
+	o.Deadline = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errc := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer c.Close()
+		_, err = sp.Respond(context.Background(), c, func([32]byte) (sp.Peer, bool) { return sp.Peer{}, false }, o)
+		errc <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case err := <-errc:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("responder: %v, want a timeout", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("silent caller never dropped")
+	}
+}
+
+// FuzzRespond feeds garbage to a responder: it must fail cleanly, never
+// panic or hang.
+func FuzzRespond(f *testing.F) {
+	f.Add(wire.AppendSPEnvelope(nil, make([]byte, 96)))
+	f.Add([]byte("NNCPS\x00\x00\x01\x00\x00\x00\x10garbagegarbage!!"))
+	f.Add([]byte{})
+	k, err := node.Generate()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rw := &fuzzConn{r: bytes.NewReader(b)}
+		_, err := sp.Respond(context.Background(), rw, func([32]byte) (sp.Peer, bool) { return sp.Peer{}, false },
+			sp.Options{Self: k, Nice: 255, Deadline: time.Second})
+		if err == nil {
+			t.Fatal("garbage established a session")
+		}
+	})
+}
+
+type fuzzConn struct {
+	r *bytes.Reader
+	w bytes.Buffer
+}
+
+func (c *fuzzConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c *fuzzConn) Write(p []byte) (int, error) { return c.w.Write(p) }
