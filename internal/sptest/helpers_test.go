@@ -183,3 +183,17 @@ func waitLog(t *testing.T, nd *testnet.Node, who string) []map[string]string {
 		time.Sleep(20 * time.Millisecond) // polling the log, with a deadline
 	}
 }
+
+// settled waits until nd (a daemon's node) has logged n finished
+// sessions: the real daemon holds the node's spool locks until its side
+// of a session is over, and refuses a new call meanwhile.
+func settled(t *testing.T, nd *testnet.Node, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(logRecs(t, nd, "call-finished")) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not finish %d sessions\n%s", nd.Name, n, dumpLogs(t, nd))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, with a deadline
+	}
+}

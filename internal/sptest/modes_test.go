@@ -78,6 +78,7 @@ func TestListAndPkts(t *testing.T) {
 			if strings.Join(infos, ",") != strings.Join(names, ",") {
 				t.Fatalf("sp-info records %v, want %v", infos, names)
 			}
+			settled(t, b, 1)
 			want := map[string][]byte{names[0]: all[names[0]], names[2]: all[names[2]]}
 			r = a.Run(t, caller, nil, "call", "-noprogress", "-pkts", names[0]+","+names[2], "-onlinedeadline", "1", "b", addr)
 			if r.Code != 0 {
@@ -109,6 +110,7 @@ func TestRxTxOnly(t *testing.T) {
 	}
 	// -tx: a's packet leaves; nothing new is taken (b queues another).
 	queueFile(t, b, a, testnet.NNCP, "z", 700, 3)
+	settled(t, b, 1)
 	r = a.Run(t, testnet.Ferry, nil, "call", "-noprogress", "-tx", "-onlinedeadline", "1", "b", addr)
 	if r.Code != 0 {
 		t.Fatalf("-tx: exit %d\n%s", r.Code, r.Stderr)
