@@ -32,6 +32,10 @@ func Initiate(ctx context.Context, rw io.ReadWriter, peer Peer, o Options) (*Res
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
 	s.setDeadline(time.Now().Add(o.deadline()))
 	first, err := s.firstPayload()
 	if err != nil {
@@ -108,6 +112,10 @@ func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (
 		return nil, err
 	}
 	s.peer = peer
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
 	first, err := s.firstPayload()
 	if err != nil {
 		return nil, err
@@ -122,4 +130,23 @@ func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (
 	}
 	s.setDeadline(time.Time{})
 	return s.run(ctx, payload), nil
+}
+
+// lock takes the peer's queue locks, logging a failure as NNCP does.
+func (s *session) lock() error {
+	unlock, err := s.o.Store.Lock(s.peer.ID)
+	if err != nil {
+		s.logErr("lockdir-flock", []logrec.Field{fld("Node", s.peer.ID.String())}, err,
+			fmt.Sprintf("Locking directory of %s", s.peer.Name))
+		return err
+	}
+	s.unlockFn = unlock
+	return nil
+}
+
+func (s *session) unlock() {
+	if s.unlockFn != nil {
+		s.unlockFn()
+		s.unlockFn = nil
+	}
 }

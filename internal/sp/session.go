@@ -160,6 +160,7 @@ type session struct {
 	lastOut  time.Time // last message sent at all
 	wake     chan struct{}
 	bg       sync.WaitGroup // checksum checkers
+	unlockFn func()         // releases the peer's queue locks
 }
 
 func newSession(rw io.ReadWriter, o Options) *session {

@@ -325,3 +325,19 @@ type fuzzConn struct {
 
 func (c *fuzzConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
 func (c *fuzzConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// TestPeerLocked: a session does not start while the peer's queues are
+// locked (another session, an xfer).
+func TestPeerLocked(t *testing.T) {
+	a, b := newSide(t), newSide(t)
+	unlock, err := a.spool.Lock(b.keys.ID, "tx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ca, cb := net.Pipe()
+	defer cb.Close()
+	if _, err := sp.Initiate(context.Background(), ca, b.peer(), a.opts(t)); !errors.Is(err, spool.ErrLocked) {
+		t.Fatalf("initiate with tx.lock held: %v", err)
+	}
+}

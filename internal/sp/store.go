@@ -64,4 +64,8 @@ type Store interface {
 	// to NAME.nock; otherwise its MTH is checked (ErrChecksum, and the
 	// part removed, when it differs), it is fsynced and renamed to NAME.
 	CommitPart(peer node.ID, name string, nock bool) error
+	// Lock takes the peer's rx and tx queue locks for the session, as
+	// NNCP does (a second session with the same peer, or an xfer, waits
+	// its turn); it fails at once when they are held.
+	Lock(peer node.ID) (unlock func(), err error)
 }

@@ -156,3 +156,17 @@ func (o Online) CommitPart(peer node.ID, name string, nock bool) error {
 	}
 	return nil
 }
+
+// Lock takes SPOOL/NODE/rx.lock and tx.lock.
+func (o Online) Lock(peer node.ID) (func(), error) {
+	rx, err := o.S.Lock(peer, "rx")
+	if err != nil {
+		return nil, err
+	}
+	tx, err := o.S.Lock(peer, "tx")
+	if err != nil {
+		rx()
+		return nil, err
+	}
+	return func() { tx(); rx() }, nil
+}
