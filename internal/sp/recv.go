@@ -43,9 +43,7 @@ func (s *session) handlePayload(b []byte, first bool) error {
 		case wire.SPHalt:
 			if !first {
 				s.mu.Lock()
-				for _, j := range s.files {
-					j.f.Close()
-				}
+				s.retired = append(s.retired, s.files...)
 				s.files = nil
 				s.mu.Unlock()
 			}
@@ -121,7 +119,7 @@ func percent(n, of int64) int64 {
 func (s *session) onFreq(p *wire.SPPacket) {
 	name := node.B32.EncodeToString(p.Hash[:])
 	s.mu.Lock()
-	offered := s.offered[name]
+	tp, offered := s.offered[name]
 	for _, j := range s.files {
 		if j.hash == p.Hash {
 			j.offset = int64(p.Offset)
@@ -135,21 +133,7 @@ func (s *session) onFreq(p *wire.SPPacket) {
 		s.debug("%s asks for %s, not offered", s.peer.Name, name)
 		return
 	}
-	pkts, err := s.o.Store.TxList(s.peer.ID)
-	if err != nil {
-		return
-	}
-	i := slices.IndexFunc(pkts, func(t TxPkt) bool { return t.Name == name })
-	if i < 0 {
-		return
-	}
-	f, err := s.o.Store.OpenTx(s.peer.ID, name)
-	if err != nil {
-		s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", name)}, err,
-			fmt.Sprintf("Packet %s: opening", name))
-		return
-	}
-	j := &sendJob{name: name, hash: p.Hash, nice: pkts[i].Nice, offset: int64(p.Offset), size: pkts[i].Size, f: f}
+	j := &sendJob{name: name, hash: p.Hash, nice: tp.Nice, offset: int64(p.Offset), size: tp.Size}
 	if j.offset > j.size {
 		j.offset = j.size
 	}
@@ -251,11 +235,11 @@ func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 func (s *session) onDone(p *wire.SPPacket) {
 	name := node.B32.EncodeToString(p.Hash[:])
 	s.mu.Lock()
-	offered := s.offered[name]
+	_, offered := s.offered[name]
 	var size int64
 	for i, j := range s.files {
 		if j.hash == p.Hash {
-			j.f.Close()
+			s.retired = append(s.retired, j)
 			size = j.size
 			s.files = slices.Delete(s.files, i, i+1)
 			break

@@ -127,6 +127,13 @@ type sendJob struct {
 	f      TxFile
 }
 
+func (j *sendJob) close() {
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+}
+
 // rxFile is a packet being received.
 type rxFile struct {
 	size    int64
@@ -151,7 +158,7 @@ type session struct {
 	mu       sync.Mutex
 	ctrl     []wire.SPPacket // INFO/FREQ/DONE/PING waiting to go
 	files    []*sendJob      // FREQed packets, most urgent first
-	offered  map[string]bool // our packets announced with INFO
+	offered  map[string]TxPkt // our packets announced with INFO
 	rx       map[string]*rxFile
 	result   Result
 	lastSent time.Time // last non-PING packet sent
@@ -161,11 +168,14 @@ type session struct {
 	wake     chan struct{}
 	bg       sync.WaitGroup // checksum checkers
 	unlockFn func()         // releases the peer's queue locks
+	// retired are jobs dropped by HALT or DONE; only the writer closes
+	// their files (it may be reading one).
+	retired []*sendJob
 }
 
 func newSession(rw io.ReadWriter, o Options) *session {
 	now := time.Now()
-	return &session{rw: rw, o: o, offered: map[string]bool{}, rx: map[string]*rxFile{},
+	return &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
 		lastSent: now, lastRecv: now, lastAny: now, lastOut: now, wake: make(chan struct{}, 1),
 		result: Result{Started: now}}
 }
@@ -254,7 +264,7 @@ func (s *session) firstPayload() ([]byte, error) {
 		if !ok {
 			continue
 		}
-		s.offered[p.Name] = true
+		s.offered[p.Name] = p
 		total += p.Size
 		if len(b)+wire.SPInfoSize <= wire.MaxSPPayload {
 			b = ip.Append(b)
@@ -347,8 +357,8 @@ func (s *session) run(ctx context.Context, first []byte) *Result {
 	wg.Wait()
 	s.bg.Wait()
 	s.mu.Lock()
-	for _, j := range s.files {
-		j.f.Close()
+	for _, j := range append(s.files, s.retired...) {
+		j.close()
 	}
 	for _, r := range s.rx {
 		if r.part != nil {
@@ -461,6 +471,13 @@ func (s *session) writer(ctx context.Context) error {
 		payload = payload[:0]
 		nonPing := false
 		s.mu.Lock()
+		retired := s.retired
+		s.retired = nil
+		s.mu.Unlock()
+		for _, j := range retired {
+			j.close()
+		}
+		s.mu.Lock()
 		for len(s.ctrl) > 0 && len(payload)+s.ctrl[0].Len() <= wire.MaxSPPayload {
 			if s.ctrl[0].Type != wire.SPPing {
 				nonPing = true
@@ -473,6 +490,22 @@ func (s *session) writer(ctx context.Context) error {
 			job = s.files[0]
 		}
 		s.mu.Unlock()
+		if job != nil && job.f == nil {
+			// Opened only when its turn comes: a thousand FREQs must not
+			// hold a thousand descriptors.
+			f, err := s.o.Store.OpenTx(s.peer.ID, job.name)
+			if err != nil {
+				s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", job.name)}, err,
+					fmt.Sprintf("Packet %s: opening", job.name))
+				s.mu.Lock()
+				if i := slices.Index(s.files, job); i >= 0 {
+					s.files = slices.Delete(s.files, i, i+1)
+				}
+				s.mu.Unlock()
+				continue
+			}
+			job.f = f
+		}
 		if job != nil {
 			n := int(min(int64(len(chunk)), job.size-job.offset))
 			if n > 0 {
@@ -490,7 +523,7 @@ func (s *session) writer(ctx context.Context) error {
 				if i := slices.Index(s.files, job); i >= 0 {
 					s.files = slices.Delete(s.files, i, i+1)
 				}
-				job.f.Close()
+				job.close()
 			}
 			s.mu.Unlock()
 		}
@@ -579,11 +612,11 @@ func (s *session) rescan() {
 	var add []wire.SPPacket
 	s.mu.Lock()
 	for _, p := range pkts {
-		if s.offered[p.Name] {
+		if _, ok := s.offered[p.Name]; ok {
 			continue
 		}
 		if ip, ok := infoPkt(p); ok {
-			s.offered[p.Name] = true
+			s.offered[p.Name] = p
 			add = append(add, ip)
 		}
 	}
