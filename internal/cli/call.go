@@ -149,7 +149,7 @@ func (x *ctx) Call(c context.Context, o CallOptions) (*sp.Result, error) {
 	}}
 	switch {
 	case o.UCSPI:
-		co.Conn = ucspiConn{r: os.NewFile(6, "ucspi-r"), w: os.NewFile(7, "ucspi-w")}
+		co.Conn = newUCSPIConn(6, 7)
 		co.Addr = "UCSPI"
 	case o.Force != "":
 		co.Addrs = []string{o.Force}
@@ -176,6 +176,15 @@ func (x *ctx) Call(c context.Context, o CallOptions) (*sp.Result, error) {
 }
 
 type ucspiConn struct{ r, w *os.File }
+
+// newUCSPIConn wraps inherited descriptors. They are made non-blocking
+// first so that the Go runtime polls them: closing the connection then
+// interrupts a pending read, and the session can end at its deadline.
+func newUCSPIConn(r, w int) ucspiConn {
+	syscall.SetNonblock(r, true)
+	syscall.SetNonblock(w, true)
+	return ucspiConn{r: os.NewFile(uintptr(r), "ucspi-r"), w: os.NewFile(uintptr(w), "ucspi-w")}
+}
 
 func (u ucspiConn) Read(p []byte) (int, error)  { return u.r.Read(p) }
 func (u ucspiConn) Write(p []byte) (int, error) { return u.w.Write(p) }

@@ -69,7 +69,7 @@ func runDaemon(x *ctx, args []string) error {
 		if remote == "" {
 			remote = "UCSPI"
 		}
-		conn := ucspiConn{r: os.Stdin, w: os.Stdout}
+		conn := newUCSPIConn(0, 1)
 		_, err := srv.ServeConn(c, conn, remote)
 		if err != nil {
 			return exitCode(1, nil)

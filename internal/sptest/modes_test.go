@@ -1,7 +1,10 @@
 package sptest
 
 import (
+	"bytes"
 	"fmt"
+	gonet "net"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -149,6 +152,50 @@ func TestUnknownPeerRefused(t *testing.T) {
 			if len(recs) != 1 || recs[0]["Peer"] != node.B32.EncodeToString(a.Keys.NoisePub[:]) {
 				t.Fatalf("daemon log: %v\n%s\ncaller: %s", recs, dumpLogs(t, b), r.Stderr)
 			}
+		})
+	}
+}
+
+// TestCallUCSPI: call -ucspi talks over fds 6 and 7, as under
+// tcpclient; here both are a TCP connection to the other
+// implementation's daemon.
+func TestCallUCSPI(t *testing.T) {
+	for _, caller := range []testnet.Impl{testnet.Ferry, testnet.NNCP} {
+		t.Run(string(caller)+"-call", func(t *testing.T) {
+			t.Parallel()
+			tn := testnet.New(t, "a", "b")
+			a, b := tn.Nodes["a"], tn.Nodes["b"]
+			queueFile(t, a, b, testnet.NNCP, "x", 90000, 1)
+			queueFile(t, b, a, testnet.NNCP, "y", 900, 2)
+			sentAB, sentBA := snapshot(t, a.TxPackets(t, b)), snapshot(t, b.TxPackets(t, a))
+			// nncp-call -ucspi can not interrupt its blocking read of fd 6:
+			// the daemon ends the session at its own deadline.
+			b.Cfg.Neigh["a"].OnlineDeadline = 1
+			tn.Write(t)
+			addr, _ := daemon(t, b, other(caller))
+			c, err := gonet.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.(*gonet.TCPConn).File()
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cmd := a.Cmd(t, caller, "call", "-noprogress", "-ucspi", "-onlinedeadline", "1", "b")
+			cmd.ExtraFiles = []*os.File{nil, nil, nil, f, f}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close() // the caller holds the only copy: its exit ends the session
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("call -ucspi: %v\n%s\n%s", err, out.String(), dumpLogs(t, b))
+			}
+			checkArrived(t, sentAB, b.RxPackets(t, a))
+			checkArrived(t, sentBA, a.RxPackets(t, b))
 		})
 	}
 }
