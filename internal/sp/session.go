@@ -156,8 +156,8 @@ type session struct {
 	wmu              sync.Mutex // one envelope at a time
 
 	mu       sync.Mutex
-	ctrl     []wire.SPPacket // INFO/FREQ/DONE/PING waiting to go
-	files    []*sendJob      // FREQed packets, most urgent first
+	ctrl     []wire.SPPacket  // INFO/FREQ/DONE/PING waiting to go
+	files    []*sendJob       // FREQed packets, most urgent first
 	offered  map[string]TxPkt // our packets announced with INFO
 	rx       map[string]*rxFile
 	result   Result
