@@ -87,7 +87,8 @@ func TestDaemonUnderFlood(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		go func() { c.Write(garbage(i)) }()
+		g := garbage(i)
+		go func() { c.Write(g) }()
 	}
 	res := a.Run(t, testnet.NNCP, nil, "call", "-noprogress", "-onlinedeadline", "1", "b", addr)
 	if res.Code != 0 {
