@@ -50,7 +50,7 @@ func (s *side) opts(t *testing.T) sp.Options {
 		t.Fatal(err)
 	}
 	return sp.Options{Self: s.keys, Store: spool.Online{S: s.spool}, Log: l, Nice: 255,
-		OnlineDeadline: 300 * time.Millisecond}
+		OnlineDeadline: time.Second}
 }
 
 // fakePkt queues size bytes that look like a packet (a valid encrypted
