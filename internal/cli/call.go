@@ -23,14 +23,15 @@ func init() {
 	register("call", &command{summary: "call a node's daemon and exchange packets online (sync protocol)", run: runCall, nncp: true})
 }
 
-// autoTossFlags are the -autotoss* options of call and daemon.
-type autoTossFlags struct {
+// autoTossOpts are the -autotoss* options of call and daemon, as toss
+// options.
+type autoTossOpts struct {
 	on   bool
 	seen bool
 	o    toss.Options
 }
 
-func (a *autoTossFlags) register(fs *flag.FlagSet) {
+func (a *autoTossOpts) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.on, "autotoss", false, "Toss after call is finished")
 	fs.BoolVar(&a.seen, "autotoss-seen", false, "Create seen/ files during tossing")
 	fs.BoolVar(&a.o.SkipFile, "autotoss-nofile", false, `Do not process "file" packets during tossing`)
@@ -42,7 +43,7 @@ func (a *autoTossFlags) register(fs *flag.FlagSet) {
 }
 
 // autoToss tosses what arrived from id, as nncp-toss -node would.
-func (x *ctx) autoToss(id node.ID, a autoTossFlags) int {
+func (x *ctx) autoToss(id node.ID, a autoTossOpts) int {
 	o := a.o
 	o.Node = &id
 	o.Seen = a.seen
@@ -204,7 +205,7 @@ func runCall(x *ctx, args []string) error {
 	nock := fs.Bool("nock", false, "Do no checksum checking")
 	ucspi := fs.Bool("ucspi", false, "Is it started as UCSPI-TCP client")
 	fs.Uint("mcd-wait", 0, "Wait for MCD for specified number of seconds (not supported: ignored)")
-	var at autoTossFlags
+	var at autoTossOpts
 	at.register(fs)
 	if err := x.parse(fs, args); err != nil {
 		return err

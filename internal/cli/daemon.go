@@ -25,7 +25,7 @@ func runDaemon(x *ctx, args []string) error {
 	nock := fs.Bool("nock", false, "Do no checksum checking")
 	fs.Bool("mcd-once", false, "Send MCDs once and quit (not supported: ignored)")
 	ygg := fs.String("yggdrasil", "", "Start Yggdrasil listener (not supported)")
-	var at autoTossFlags
+	var at autoTossOpts
 	at.register(fs)
 	if err := x.parse(fs, args); err != nil {
 		return err
