@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ferry/internal/config"
+	"ferry/internal/node"
+	"ferry/internal/sp"
+	"ferry/internal/spool"
+	"ferry/internal/toss"
+)
+
+func init() {
+	register("call", &command{summary: "call a node's daemon and exchange packets online (sync protocol)", run: runCall, nncp: true})
+}
+
+// autoTossOpts are the -autotoss* options of call and daemon, as toss
+// options.
+type autoTossOpts struct {
+	on   bool
+	seen bool
+	o    toss.Options
+}
+
+func (a *autoTossOpts) register(fs *flag.FlagSet) {
+	fs.BoolVar(&a.on, "autotoss", false, "Toss after call is finished")
+	fs.BoolVar(&a.seen, "autotoss-seen", false, "Create seen/ files during tossing")
+	fs.BoolVar(&a.o.SkipFile, "autotoss-nofile", false, `Do not process "file" packets during tossing`)
+	fs.BoolVar(&a.o.SkipFreq, "autotoss-nofreq", false, `Do not process "freq" packets during tossing`)
+	fs.BoolVar(&a.o.SkipExec, "autotoss-noexec", false, `Do not process "exec" packets during tossing`)
+	fs.BoolVar(&a.o.SkipTrns, "autotoss-notrns", false, `Do not process "trns" packets during tossing`)
+	fs.BoolVar(&a.o.SkipArea, "autotoss-noarea", false, `Do not process "area" packets during tossing`)
+	fs.BoolVar(&a.o.SkipACK, "autotoss-noack", false, `Do not process "ack" packets during tossing`)
+}
+
+// autoToss tosses what arrived from id, as nncp-toss -node would.
+func (x *ctx) autoToss(id node.ID, a autoTossOpts) int {
+	o := a.o
+	o.Node = &id
+	o.Seen = a.seen
+	o.Report = x.reportToss
+	o.Env = handleEnv(x.cfg.Path)
+	o.InProcess = x.inProcessHandles()
+	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
+	failed, err := t.Run()
+	if err != nil {
+		x.log.fail("toss", []kv{{"Node", id.String()}}, err, "Tossing")
+		return failed + 1
+	}
+	return failed
+}
+
+// deadlineEnv reads $NNCPDEADLINE (seconds).
+func (x *ctx) deadlineEnv() (time.Duration, error) {
+	v := x.Getenv("NNCPDEADLINE")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("$NNCPDEADLINE=%q: want a positive number of seconds", v)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// spPeer is a neighbour as the sync protocol sees it.
+func spPeer(n *config.Neighbour) (sp.Peer, bool) {
+	if n.NoisePub == nil {
+		return sp.Peer{}, false
+	}
+	return sp.Peer{ID: n.ID, Name: n.Name, NoisePub: *n.NoisePub,
+		OnlineDeadline: time.Duration(n.OnlineDeadline) * time.Second,
+		MaxOnlineTime:  time.Duration(n.MaxOnlineTime) * time.Second,
+		RxRate:         n.RxRate, TxRate: n.TxRate}, true
+}
+
+// peersFunc finds a neighbour (not ourselves) by noise key.
+func (x *ctx) peersFunc() sp.PeerFunc {
+	return func(pub [32]byte) (sp.Peer, bool) {
+		for _, n := range x.cfg.Neigh {
+			if n.Name == "self" || n.NoisePub == nil || *n.NoisePub != pub {
+				continue
+			}
+			if x.cfg.Self != nil && n.ID == x.cfg.Self.ID {
+				continue
+			}
+			return spPeer(n)
+		}
+		return sp.Peer{}, false
+	}
+}
+
+// CallOptions is one call as `ferry call` makes it; `ferry caller` makes
+// its calls through (*ctx).Call with the same options.
+type CallOptions struct {
+	Node string // neighbour name or id
+	// Addr is an address name from the neighbour's addrs; Force an
+	// address to use instead of the configured ones ("host:port" or
+	// "|command"). Both empty: every configured address in turn.
+	Addr, Force string
+	// Session settings: niceness limit, -rx/-tx, -list, -pkts, -nock,
+	// and overrides of the neighbour's onlinedeadline, maxonlinetime,
+	// rxrate and txrate (zero: the neighbour's).
+	Nice           uint8
+	NoRx, NoTx     bool
+	List           bool
+	Pkts           map[string]bool
+	NoCK           bool
+	OnlineDeadline time.Duration
+	MaxOnlineTime  time.Duration
+	RxRate, TxRate int
+	// UCSPI: talk over fds 6 (read) and 7 (write) instead of dialing.
+	UCSPI bool
+}
+
+// Call makes one call with the config and spool already set up, and
+// returns the session's result. The error is non-nil when no session
+// could be established.
+func (x *ctx) Call(c context.Context, o CallOptions) (*sp.Result, error) {
+	nb, err := x.node(o.Node)
+	if err != nil {
+		return nil, err
+	}
+	self, err := x.self()
+	if err != nil {
+		return nil, err
+	}
+	peer, ok := spPeer(nb)
+	if !ok {
+		return nil, fmt.Errorf("%s has no noisepub: it can not be called", nb.Name)
+	}
+	dl, err := x.deadlineEnv()
+	if err != nil {
+		return nil, err
+	}
+	co := sp.CallOptions{Peer: peer, Options: sp.Options{
+		Self: self, Store: spool.Online{S: x.spool}, Log: x.log.l, Nice: o.Nice,
+		NoRx: o.NoRx, NoTx: o.NoTx || o.List, List: o.List, Pkts: o.Pkts, NoCK: o.NoCK,
+		OnlineDeadline: o.OnlineDeadline, MaxOnlineTime: o.MaxOnlineTime,
+		RxRate: o.RxRate, TxRate: o.TxRate, Deadline: dl,
+	}}
+	switch {
+	case o.UCSPI:
+		co.Conn = newUCSPIConn(6, 7)
+		co.Addr = "UCSPI"
+	case o.Force != "":
+		co.Addrs = []string{o.Force}
+	case o.Addr != "":
+		a, ok := nb.Addrs[o.Addr]
+		if !ok {
+			return nil, fmt.Errorf("%s has no address named %q", nb.Name, o.Addr)
+		}
+		co.Addrs = []string{a}
+	default:
+		names := make([]string, 0, len(nb.Addrs))
+		for k := range nb.Addrs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			co.Addrs = append(co.Addrs, nb.Addrs[k])
+		}
+		if len(co.Addrs) == 0 {
+			return nil, fmt.Errorf("%s has no addrs in the config: give FORCEADDR", nb.Name)
+		}
+	}
+	return sp.Call(c, co)
+}
+
+type ucspiConn struct{ r, w *os.File }
+
+// newUCSPIConn wraps inherited descriptors. They are made non-blocking
+// first so that the Go runtime polls them: closing the connection then
+// interrupts a pending read, and the session can end at its deadline.
+func newUCSPIConn(r, w int) ucspiConn {
+	syscall.SetNonblock(r, true)
+	syscall.SetNonblock(w, true)
+	return ucspiConn{r: os.NewFile(uintptr(r), "ucspi-r"), w: os.NewFile(uintptr(w), "ucspi-w")}
+}
+
+func (u ucspiConn) Read(p []byte) (int, error)  { return u.r.Read(p) }
+func (u ucspiConn) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u ucspiConn) Close() error                { u.w.Close(); return u.r.Close() }
+
+func runCall(x *ctx, args []string) error {
+	fs := x.flags("[options] NODE[:ADDR] [FORCEADDR]")
+	onlineDeadline := fs.Uint("onlinedeadline", 0, "Override onlinedeadline option")
+	maxOnline := fs.Uint("maxonlinetime", 0, "Override maxonlinetime option")
+	rxOnly := fs.Bool("rx", false, "Only receive packets")
+	txOnly := fs.Bool("tx", false, "Only transmit packets")
+	list := fs.Bool("list", false, "Only list remote packets")
+	pkts := fs.String("pkts", "", "Recieve only that packets, comma separated")
+	rxRate := fs.Int("rxrate", 0, "Maximal receive rate, pkts/sec")
+	txRate := fs.Int("txrate", 0, "Maximal transmit rate, pkts/sec")
+	niceS := fs.String("nice", "MAX", "Minimal required niceness")
+	nock := fs.Bool("nock", false, "Do no checksum checking")
+	ucspi := fs.Bool("ucspi", false, "Is it started as UCSPI-TCP client")
+	fs.Uint("mcd-wait", 0, "Wait for MCD for specified number of seconds (not supported: ignored)")
+	var at autoTossOpts
+	at.register(fs)
+	if err := x.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		fs.Usage()
+		return exitCode(2, nil)
+	}
+	if *rxOnly && *txOnly {
+		return usageErr("-rx and -tx can not be set simultaneously")
+	}
+	nice, err := parseNice("nice", *niceS)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	o := CallOptions{Nice: nice, NoRx: *txOnly, NoTx: *rxOnly, List: *list, NoCK: *nock, UCSPI: *ucspi,
+		OnlineDeadline: time.Duration(*onlineDeadline) * time.Second,
+		MaxOnlineTime:  time.Duration(*maxOnline) * time.Second, RxRate: *rxRate, TxRate: *txRate}
+	if *pkts != "" {
+		o.Pkts = map[string]bool{}
+		for _, p := range strings.Split(*pkts, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				if !spool.ValidName(p) {
+					return usageErr("-pkts: %q is not a packet name", p)
+				}
+				o.Pkts[p] = true
+			}
+		}
+	}
+	o.Node = fs.Arg(0)
+	if fs.NArg() == 2 {
+		o.Force = fs.Arg(1)
+	}
+	if err := x.setup(); err != nil {
+		return err
+	}
+	if _, err := x.node(o.Node); err != nil {
+		if name, addr, ok := strings.Cut(o.Node, ":"); ok {
+			o.Node, o.Addr = name, addr
+		}
+	}
+	c, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := x.Call(c, o)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	if at.on && !*txOnly && !*list {
+		failed += x.autoToss(res.Peer.ID, at)
+	}
+	if res.Err != nil {
+		failed++
+	}
+	if !*rxOnly && !*list {
+		left, _ := spool.Online{S: x.spool}.TxList(res.Peer.ID)
+		for _, p := range left {
+			if p.Nice <= nice {
+				failed++
+			}
+		}
+	}
+	if failed > 0 {
+		return exitCode(1, nil)
+	}
+	return nil
+}

@@ -1,0 +1,21 @@
+package sp_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestNoCrypto: the protocol moves opaque packets; neither it nor
+// anything it imports may decrypt them.
+func TestNoCrypto(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "ferry/internal/sp").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "ferry/internal/pktcrypt" || p == "ferry/internal/toss" {
+			t.Fatalf("internal/sp depends on %s", p)
+		}
+	}
+}

@@ -1,0 +1,630 @@
+package sp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flynn/noise"
+
+	"ferry/internal/logrec"
+	"ferry/internal/node"
+	"ferry/internal/wire"
+)
+
+var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashBLAKE2b)
+
+// Peer is a neighbour a session may talk to, with its online settings.
+type Peer struct {
+	ID       node.ID
+	Name     string
+	NoisePub [32]byte
+	// OnlineDeadline and MaxOnlineTime from the neighbour's config (0:
+	// default and unlimited).
+	OnlineDeadline time.Duration
+	MaxOnlineTime  time.Duration
+	RxRate, TxRate int // messages per second, 0: unlimited
+}
+
+// Options are one session's settings.
+type Options struct {
+	Self  *node.Private
+	Store Store
+	Log   *logrec.Logger // nil: no logging
+	// Nice is the highest niceness offered and accepted (MAX: 255).
+	Nice uint8
+	// NoRx: do not ask for the peer's packets (-tx). NoTx: offer none of
+	// ours (-rx).
+	NoRx, NoTx bool
+	// List: log the peer's offers and fetch nothing (-list).
+	List bool
+	// Pkts, when not nil, limits fetching to these names (-pkts).
+	Pkts map[string]bool
+	// NoCK leaves received packets as NAME.nock, unverified (-nock).
+	NoCK bool
+	// OnlineDeadline, MaxOnlineTime, RxRate, TxRate override the peer's
+	// settings when non-zero.
+	OnlineDeadline time.Duration
+	MaxOnlineTime  time.Duration
+	RxRate, TxRate int
+	// Deadline bounds the handshake and each write ($NNCPDEADLINE); 0:
+	// DefaultDeadline.
+	Deadline time.Duration
+	// Addr is the remote address, for the log (empty on the daemon side,
+	// as NNCP writes it).
+	Addr string
+	// Remote is the caller's address on the daemon side, for the log's
+	// messages only.
+	Remote string
+	// OnEvent, when set, sees each packet finished in either direction.
+	OnEvent func(Event)
+}
+
+// Event is a packet that finished moving.
+type Event struct {
+	XX   string // "rx" (received and committed) or "tx" (acknowledged, removed)
+	Name string
+	Size int64
+}
+
+// Info is one of the peer's offers.
+type Info struct {
+	Name string
+	Nice uint8
+	Size int64
+}
+
+// Result is a finished session.
+type Result struct {
+	Peer     Peer
+	Started  time.Time
+	Duration time.Duration
+	RxBytes  int64 // bytes read from the connection, envelopes included
+	TxBytes  int64
+	Received []string // packets received and committed
+	Sent     []string // packets acknowledged by the peer
+	Offers   []Info   // the peer's INFOs, in arrival order
+	// Err is why the session ended, when it was not a clean close.
+	Err error
+}
+
+// conn is what a session needs of its transport; deadlines are used
+// when it has them.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+func (o *Options) deadline() time.Duration {
+	if o.Deadline > 0 {
+		return o.Deadline
+	}
+	return DefaultDeadline
+}
+
+func envLen(msg []byte) int64 { return int64(12 + (len(msg)+3)&^3) }
+
+type counter struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (c *counter) add(n int64) { c.mu.Lock(); c.n += n; c.mu.Unlock() }
+func (c *counter) get() int64  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// sendJob is a packet the peer asked for.
+type sendJob struct {
+	name   string
+	hash   [32]byte
+	nice   uint8
+	offset int64
+	size   int64
+	f      TxFile
+}
+
+func (j *sendJob) close() {
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+}
+
+// rxFile is a packet being received.
+type rxFile struct {
+	size    int64
+	nice    uint8
+	part    Part
+	written int64
+	fetched bool // FREQ sent
+	done    bool
+	retried bool
+}
+
+type session struct {
+	rw    io.ReadWriter
+	o     Options
+	peer  Peer
+	csIn  *noise.CipherState
+	csOut *noise.CipherState
+
+	rxBytes, txBytes counter
+	wmu              sync.Mutex // one envelope at a time
+
+	mu       sync.Mutex
+	ctrl     []wire.SPPacket  // INFO/FREQ/DONE/PING waiting to go
+	files    []*sendJob       // FREQed packets, most urgent first
+	offered  map[string]TxPkt // our packets announced with INFO
+	rx       map[string]*rxFile
+	result   Result
+	lastSent time.Time // last non-PING packet sent
+	lastRecv time.Time // last non-PING packet received
+	lastAny  time.Time // last message received at all
+	lastOut  time.Time // last message sent at all
+	wake     chan struct{}
+	bg       sync.WaitGroup // checksum checkers
+	unlockFn func()         // releases the peer's queue locks
+	// retired are jobs dropped by HALT or DONE; only the writer closes
+	// their files (it may be reading one).
+	retired []*sendJob
+}
+
+func newSession(rw io.ReadWriter, o Options) *session {
+	now := time.Now()
+	return &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
+		lastSent: now, lastRecv: now, lastAny: now, lastOut: now, wake: make(chan struct{}, 1),
+		result: Result{Started: now}}
+}
+
+func (s *session) staticKey() noise.DHKey {
+	return noise.DHKey{Private: s.o.Self.NoisePrv[:], Public: s.o.Self.NoisePub[:]}
+}
+
+func (s *session) setDeadline(t time.Time) {
+	if d, ok := s.rw.(deadliner); ok {
+		d.SetReadDeadline(t)
+		d.SetWriteDeadline(t)
+	}
+}
+
+func (s *session) writeEnvelope(msg []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if d, ok := s.rw.(deadliner); ok {
+		d.SetWriteDeadline(time.Now().Add(s.o.deadline()))
+	}
+	b := wire.AppendSPEnvelope(nil, msg)
+	_, err := s.rw.Write(b)
+	s.txBytes.add(int64(len(b)))
+	return err
+}
+
+func (s *session) log(who string, f []logrec.Field, msg string) {
+	if s.o.Log != nil {
+		s.o.Log.Info(logrec.Rec{Who: who, Fields: f, Msg: msg})
+	}
+}
+
+func (s *session) logErr(who string, f []logrec.Field, err error, msg string) {
+	if s.o.Log != nil {
+		s.o.Log.Error(logrec.Rec{Who: who, Fields: f, Msg: msg}, err)
+	}
+}
+
+func (s *session) debug(format string, a ...any) {
+	if s.o.Log != nil {
+		s.o.Log.Debug(logrec.Rec{Who: "sp-debug", Msg: fmt.Sprintf(format, a...)})
+	}
+}
+
+func fld(name, value string) logrec.Field { return logrec.Field{Name: name, Value: value} }
+func itoa(n int64) string                 { return fmt.Sprint(n) }
+
+// txList returns our packets for the peer within the niceness limit.
+func (s *session) txList() ([]TxPkt, error) {
+	if s.o.NoTx {
+		return nil, nil
+	}
+	all, err := s.o.Store.TxList(s.peer.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, p := range all {
+		if p.Nice <= s.o.Nice {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func infoPkt(p TxPkt) (wire.SPPacket, bool) {
+	h, err := node.B32.DecodeString(p.Name)
+	if err != nil || len(h) != 32 {
+		return wire.SPPacket{}, false
+	}
+	return wire.SPPacket{Type: wire.SPInfo, Nice: p.Nice, Size: uint64(p.Size), Hash: [32]byte(h)}, true
+}
+
+// firstPayload builds the handshake payload: as many INFOs as fit, HALTs
+// up to MaxSPPayload; the INFOs left over wait in ctrl.
+func (s *session) firstPayload() ([]byte, error) {
+	pkts, err := s.txList()
+	if err != nil {
+		return nil, fmt.Errorf("listing tx for %s: %w", s.peer.Name, err)
+	}
+	var total int64
+	b := make([]byte, 0, wire.MaxSPPayload)
+	for _, p := range pkts {
+		ip, ok := infoPkt(p)
+		if !ok {
+			continue
+		}
+		s.offered[p.Name] = p
+		total += p.Size
+		if len(b)+wire.SPInfoSize <= wire.MaxSPPayload {
+			b = ip.Append(b)
+		} else {
+			s.ctrl = append(s.ctrl, ip)
+		}
+	}
+	for len(b) < wire.MaxSPPayload {
+		b = append(b, 0, 0, 0, byte(wire.SPHalt))
+	}
+	if len(s.offered) > 0 {
+		s.log("sp-infos-tx", []logrec.Field{fld("XX", "tx"), fld("Node", s.peer.ID.String()),
+			fld("Pkts", itoa(int64(len(s.offered)))), fld("Size", itoa(total))},
+			fmt.Sprintf("We have got for %s: %d packets, %s", s.peer.Name, len(s.offered), humanSize(total)))
+	}
+	return b, nil
+}
+
+func (s *session) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) queueCtrl(p wire.SPPacket) {
+	s.mu.Lock()
+	s.ctrl = append(s.ctrl, p)
+	s.mu.Unlock()
+	s.notify()
+}
+
+func (s *session) onlineDeadline() time.Duration {
+	switch {
+	case s.o.OnlineDeadline > 0:
+		return s.o.OnlineDeadline
+	case s.peer.OnlineDeadline > 0:
+		return s.peer.OnlineDeadline
+	}
+	return DefaultOnlineDeadline
+}
+
+func (s *session) maxOnline() time.Duration {
+	if s.o.MaxOnlineTime > 0 {
+		return s.o.MaxOnlineTime
+	}
+	return s.peer.MaxOnlineTime
+}
+
+func pick(a, b int) int {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// run drives an established session until it ends.
+func (s *session) run(ctx context.Context, first []byte) *Result {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fields := []logrec.Field{fld("Node", s.peer.ID.String())}
+	if s.o.Addr != "" {
+		fields = append(fields, fld("Addr", s.o.Addr))
+		s.log("call-started", fields, fmt.Sprintf("Connection to %s (%s)", s.peer.Name, s.o.Addr))
+	} else {
+		msg := fmt.Sprintf("Connection with %s", s.peer.Name)
+		if s.o.Remote != "" {
+			msg += " (" + s.o.Remote + ")"
+		}
+		s.log("call-started", fields, msg)
+	}
+	// The peer's first INFOs came inside the handshake.
+	if err := s.handlePayload(first, true); err != nil {
+		cancel(err)
+	}
+	closer := func() {
+		if c, ok := s.rw.(io.Closer); ok {
+			c.Close()
+		} else if d, ok := s.rw.(deadliner); ok {
+			d.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); cancel(s.reader(ctx)) }()
+	go func() { defer wg.Done(); cancel(s.writer(ctx)) }()
+	go func() { defer wg.Done(); cancel(s.monitor(ctx)) }()
+	<-ctx.Done()
+	closer()
+	wg.Wait()
+	s.bg.Wait()
+	s.mu.Lock()
+	for _, j := range append(s.files, s.retired...) {
+		j.close()
+	}
+	for _, r := range s.rx {
+		if r.part != nil {
+			r.part.Close()
+		}
+	}
+	res := s.result
+	s.mu.Unlock()
+	res.Peer = s.peer
+	res.Duration = time.Since(res.Started)
+	res.RxBytes, res.TxBytes = s.rxBytes.get(), s.txBytes.get()
+	if err := context.Cause(ctx); !errors.Is(err, errFinished) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		res.Err = err
+	}
+	secs := int64(res.Duration.Seconds())
+	ff := append(fields, fld("Duration", itoa(secs)),
+		fld("RxBytes", itoa(res.RxBytes)), fld("RxSpeed", itoa(speed(res.RxBytes, secs))),
+		fld("TxBytes", itoa(res.TxBytes)), fld("TxSpeed", itoa(speed(res.TxBytes, secs))))
+	msg := fmt.Sprintf("Finished call with %s (%d:%d:%d): %s received (%s/sec), %s transferred (%s/sec)",
+		s.peer.Name, secs/3600, secs/60%60, secs%60, humanSize(res.RxBytes), humanSize(speed(res.RxBytes, secs)),
+		humanSize(res.TxBytes), humanSize(speed(res.TxBytes, secs)))
+	if res.Err != nil {
+		s.logErr("call-finished", ff, res.Err, msg)
+	} else {
+		s.log("call-finished", ff, msg)
+	}
+	return &res
+}
+
+func speed(n, secs int64) int64 {
+	if secs <= 0 {
+		return n
+	}
+	return n / secs
+}
+
+// errFinished ends a session cleanly (deadline reached).
+var errFinished = errors.New("session finished")
+
+// limiter spaces events to at most rate per second.
+type limiter struct {
+	every time.Duration
+	next  time.Time
+}
+
+func newLimiter(rate int) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &limiter{every: time.Second / time.Duration(rate)}
+}
+
+func (l *limiter) wait(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	now := time.Now()
+	if l.next.After(now) {
+		t := time.NewTimer(l.next.Sub(now))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		now = time.Now()
+	}
+	l.next = now.Add(l.every)
+	return nil
+}
+
+func (s *session) reader(ctx context.Context) error {
+	lim := newLimiter(pick(s.o.RxRate, s.peer.RxRate))
+	buf := make([]byte, 0, wire.MaxNoiseMessage+4)
+	var plain []byte
+	for {
+		if d, ok := s.rw.(deadliner); ok {
+			d.SetReadDeadline(time.Now().Add(2 * PingInterval))
+		}
+		msg, err := wire.ReadSPEnvelope(s.rw, buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return err
+		}
+		s.rxBytes.add(envLen(msg))
+		plain, err = s.csIn.Decrypt(plain[:0], nil, msg)
+		if err != nil {
+			return fmt.Errorf("%w: decrypting: %w", ErrProtocol, err)
+		}
+		s.mu.Lock()
+		s.lastAny = time.Now()
+		s.mu.Unlock()
+		if err := s.handlePayload(plain, false); err != nil {
+			return err
+		}
+		if err := lim.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// writer sends control packets first, FILE chunks when none wait.
+func (s *session) writer(ctx context.Context) error {
+	lim := newLimiter(pick(s.o.TxRate, s.peer.TxRate))
+	chunk := make([]byte, wire.MaxSPChunk)
+	var payload, out []byte
+	for {
+		payload = payload[:0]
+		nonPing := false
+		s.mu.Lock()
+		retired := s.retired
+		s.retired = nil
+		s.mu.Unlock()
+		for _, j := range retired {
+			j.close()
+		}
+		s.mu.Lock()
+		for len(s.ctrl) > 0 && len(payload)+s.ctrl[0].Len() <= wire.MaxSPPayload {
+			if s.ctrl[0].Type != wire.SPPing {
+				nonPing = true
+			}
+			payload = s.ctrl[0].Append(payload)
+			s.ctrl = s.ctrl[1:]
+		}
+		var job *sendJob
+		if len(payload) == 0 && len(s.files) > 0 {
+			job = s.files[0]
+		}
+		s.mu.Unlock()
+		if job != nil && job.f == nil {
+			// Opened only when its turn comes: a thousand FREQs must not
+			// hold a thousand descriptors.
+			f, err := s.o.Store.OpenTx(s.peer.ID, job.name)
+			if err != nil {
+				s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", job.name)}, err,
+					fmt.Sprintf("Packet %s: opening", job.name))
+				s.mu.Lock()
+				if i := slices.Index(s.files, job); i >= 0 {
+					s.files = slices.Delete(s.files, i, i+1)
+				}
+				s.mu.Unlock()
+				continue
+			}
+			job.f = f
+		}
+		if job != nil {
+			n := int(min(int64(len(chunk)), job.size-job.offset))
+			if n > 0 {
+				if _, err := job.f.ReadAt(chunk[:n], job.offset); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+					return fmt.Errorf("reading %s: %w", job.name, err)
+				}
+			}
+			fp := wire.SPPacket{Type: wire.SPFile, Hash: job.hash, Offset: uint64(job.offset), Chunk: chunk[:n]}
+			payload = fp.Append(payload)
+			nonPing = true
+			s.mu.Lock()
+			job.offset += int64(n)
+			if job.offset >= job.size {
+				// Last chunk sent: the DONE will remove it from the list.
+				if i := slices.Index(s.files, job); i >= 0 {
+					s.files = slices.Delete(s.files, i, i+1)
+				}
+				job.close()
+			}
+			s.mu.Unlock()
+		}
+		if len(payload) == 0 {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		var err error
+		out, err = s.csOut.Encrypt(out[:0], nil, payload)
+		if err != nil {
+			return err
+		}
+		if err := s.writeEnvelope(out); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.lastOut = time.Now()
+		if nonPing {
+			s.lastSent = s.lastOut
+		}
+		s.mu.Unlock()
+		if err := lim.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// monitor rescans the tx queue, pings, and ends the session on its
+// deadlines.
+func (s *session) monitor(ctx context.Context) error {
+	tick := time.NewTicker(min(RescanInterval, s.onlineDeadline()/2+time.Millisecond))
+	defer tick.Stop()
+	var stop <-chan time.Time
+	if m := s.maxOnline(); m > 0 {
+		t := time.NewTimer(m)
+		defer t.Stop()
+		stop = t.C
+	}
+	lastScan := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-stop:
+			return errFinished
+		case now := <-tick.C:
+			if now.Sub(lastScan) >= RescanInterval {
+				lastScan = now
+				s.rescan()
+			}
+			s.mu.Lock()
+			idle := now.Sub(s.lastSent) >= s.onlineDeadline() && now.Sub(s.lastRecv) >= s.onlineDeadline() &&
+				len(s.ctrl) == 0 && len(s.files) == 0
+			busyRx := false
+			for _, r := range s.rx {
+				if r.fetched && !r.done && r.written < r.size {
+					busyRx = true
+				}
+			}
+			silent := now.Sub(s.lastAny) >= 2*PingInterval
+			ping := now.Sub(s.lastOut) >= PingInterval
+			s.mu.Unlock()
+			if silent {
+				return fmt.Errorf("nothing received for %s", 2*PingInterval)
+			}
+			if idle && !busyRx {
+				return errFinished
+			}
+			if ping {
+				s.queueCtrl(wire.SPPacket{Type: wire.SPPing})
+			}
+		}
+	}
+}
+
+// rescan offers packets queued since the last look.
+func (s *session) rescan() {
+	pkts, err := s.txList()
+	if err != nil {
+		return
+	}
+	var add []wire.SPPacket
+	s.mu.Lock()
+	for _, p := range pkts {
+		if _, ok := s.offered[p.Name]; ok {
+			continue
+		}
+		if ip, ok := infoPkt(p); ok {
+			s.offered[p.Name] = p
+			add = append(add, ip)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range add {
+		s.debug("offering new packet %s to %s", node.B32.EncodeToString(p.Hash[:]), s.peer.Name)
+		s.queueCtrl(p)
+	}
+}
+
+func humanSize(n int64) string { return logrec.HumanSize(n) }
