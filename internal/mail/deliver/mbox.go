@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ferry/internal/safeio"
 )
 
 // Mbox appends to an mbox file in the mboxrd format: a "From sender date"
@@ -108,7 +110,7 @@ func (m Mbox) deliverOne(ctx context.Context, msg *Message, rcpt string) *Error 
 		return derr
 	}
 	if created {
-		if err := syncDir(filepath.Dir(m.Path)); err != nil {
+		if err := safeio.SyncDir(filepath.Dir(m.Path)); err != nil {
 			m.truncate(f, old)
 			return fileError("mbox", err)
 		}
@@ -215,7 +217,7 @@ func (m Mbox) append(ctx context.Context, f *os.File, old int64, msg *Message, r
 	if err := w.Flush(); err != nil {
 		return writeErr(err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := safeio.Sync(f); err != nil {
 		return fileError("mbox "+m.Path+": fsync", err)
 	}
 	return nil

@@ -52,22 +52,34 @@ func (m *MTA) deliverOne(id string) error {
 	}
 	open := func() (io.ReadCloser, error) { return m.Queue.Open(id) }
 	now := m.Now()
-	m.attempt(e, open, now)
+	// An earlier attempt may have been cut short after a delivery and
+	// before its record: local deliveries look for their copy first.
+	m.attempt(e, open, now, true)
 	return m.settle(e, now, open)
 }
 
 // opener returns the message a delivery reads.
 type opener = func() (io.ReadCloser, error)
 
-// handle delivers a new entry now (unless queueOnly) and makes durable
+// handleOptions tune handle.
+type handleOptions struct {
+	// QueueOnly puts the message in the queue without a first attempt.
+	QueueOnly bool
+	// Retry says an earlier attempt at this entry may have delivered
+	// some of it (see deliver.Message.Retry).
+	Retry bool
+}
+
+// handle delivers a new entry now (unless QueueOnly) and makes durable
 // what is left: the recipients still pending go into the mail queue (the
 // message with them); the rest is recorded in the history. Permanent
 // failures are bounced. When it returns nil, every recipient is delivered,
 // bounced, or safe in the queue.
-func (m *MTA) handle(e *queue.Entry, open opener, queueOnly bool) error {
+func (m *MTA) handle(e *queue.Entry, open opener, o handleOptions) error {
 	now := m.Now()
+	queueOnly := o.QueueOnly
 	if !queueOnly {
-		m.attempt(e, open, now)
+		m.attempt(e, open, now, o.Retry)
 	}
 	pending := false
 	for _, r := range e.Rcpts {
@@ -87,7 +99,7 @@ func (m *MTA) handle(e *queue.Entry, open opener, queueOnly bool) error {
 			return err
 		}
 		defer rc.Close()
-		if _, err := m.Queue.Accept(e, rc); err != nil {
+		if _, err := m.Queue.Accept(e, rc); err != nil && !errors.Is(err, queue.ErrDuplicate) {
 			return err
 		}
 		m.Log.Mail(&Event{What: "queued", ID: e.ID, From: e.From, Rcpts: pendingAddrs(e), Size: e.Size})
@@ -109,9 +121,11 @@ func pendingAddrs(e *queue.Entry) []string {
 
 // attempt tries every pending recipient of e once: local mailboxes and
 // commands, neighbours over NNCP (one packet per neighbour), the SMTP
-// relay (one transaction). It only changes e in memory.
-func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time) {
-	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open}
+// relay (one transaction). It only changes e in memory. retry says an
+// earlier attempt may have delivered some of it.
+func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time, retry bool) {
+	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open,
+		Key: e.ID, Retry: retry, Time: e.Received}
 	relay := []*queue.Rcpt{}
 	nodes := map[string][]*queue.Rcpt{}
 	var nodeOrder []*config.Neighbour
@@ -253,7 +267,7 @@ func (m *MTA) local(msg *deliver.Message, r *queue.Rcpt, target string, now time
 	var t deliver.Transport
 	switch kind {
 	case config.TargetMaildir:
-		t = deliver.Maildir{Path: arg, Create: true}
+		t = deliver.Maildir{Path: arg, Create: true, NoSync: m.Queue.NoSync}
 	case config.TargetMbox:
 		t = deliver.Mbox{Path: arg}
 	case config.TargetPipe:

@@ -107,7 +107,7 @@ func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted
 	if len(queued) > 0 {
 		e := m.newEntry(msg, queued, "", "")
 		e.Postmaster = postmaster
-		if err := m.handle(e, msg.Open, o.QueueOnly); err != nil {
+		if err := m.handle(e, msg.Open, handleOptions{QueueOnly: o.QueueOnly}); err != nil {
 			return res, err
 		}
 		res.Queued = e

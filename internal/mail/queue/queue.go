@@ -260,6 +260,17 @@ func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
 	return e, nil
 }
 
+// Known reports whether an entry with this id is queued or finished
+// (through the queue).
+func (q *Queue) Known(id string) bool {
+	for _, sub := range []string{"env", "done"} {
+		if _, err := os.Lstat(q.path(sub, id)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Get reads a queued entry.
 func (q *Queue) Get(id string) (*Entry, error) { return q.getFrom("env", id) }
 
