@@ -81,6 +81,8 @@ func TestRoute(t *testing.T) {
 	for rcpt, want := range map[string]string{
 		"alice@hub.example":     "maildir:",
 		"Alice+tag@HUB.example": "maildir:",
+		`"alice"@hub.example`:   "maildir:",
+		`"x@y"@hub.example`:     "none",
 		"bob":                   "maildir:",
 		"carol@hub.example":     "none",
 		"x@far.example":         "nncp:far",

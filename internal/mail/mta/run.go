@@ -90,10 +90,8 @@ func (m *MTA) handle(e *queue.Entry, open opener, o handleOptions) error {
 		e.NextTry = now.Add(m.backoff(1))
 		e.LastErr = firstErr(e)
 	}
-	if err := m.bounce(e, now, open); err != nil {
-		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
-	}
-	if pending {
+	m.bounceOrDefer(e, now, open)
+	if pending || !e.Done() {
 		rc, err := open()
 		if err != nil {
 			return err
@@ -192,9 +190,7 @@ func (m *MTA) settle(e *queue.Entry, now time.Time, open opener) error {
 			e.LastErr = firstErr(e)
 		}
 	}
-	if err := m.bounce(e, now, open); err != nil {
-		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
-	}
+	m.bounceOrDefer(e, now, open)
 	for _, r := range e.Rcpts {
 		switch {
 		case r.State == queue.Pending && r.Err != "":
@@ -205,6 +201,37 @@ func (m *MTA) settle(e *queue.Entry, now time.Time, open opener) error {
 		return m.Queue.Finish(e, now)
 	}
 	return m.Queue.Update(e)
+}
+
+// bounceOrDefer sends the bounces e owes. One that cannot be sent now
+// keeps the entry in the queue, tried again with the retry backoff, until
+// the give-up time (counted from the failure) is over.
+func (m *MTA) bounceOrDefer(e *queue.Entry, now time.Time, open opener) {
+	err := m.bounce(e, now, open)
+	if err == nil {
+		return
+	}
+	m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
+	var gaveUp []*queue.Rcpt
+	for _, r := range e.Rcpts {
+		if !r.OwesBounce() {
+			continue
+		}
+		r.BounceErr = err.Error()
+		if now.Sub(r.Updated) > m.Mail.GiveUp {
+			r.BounceGaveUp = true
+			gaveUp = append(gaveUp, r)
+		}
+	}
+	if len(gaveUp) > 0 {
+		m.Log.Mail(&Event{What: "failed", ID: e.ID, From: e.From, Rcpts: addrs(gaveUp),
+			Err: fmt.Errorf("bounce given up after %v: %w", m.Mail.GiveUp, err)})
+	}
+	if !e.Done() {
+		e.Attempts++
+		e.NextTry = now.Add(m.backoff(e.Attempts))
+		e.LastErr = "bounce not sent: " + err.Error()
+	}
 }
 
 func firstErr(e *queue.Entry) string {

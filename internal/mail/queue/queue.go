@@ -2,16 +2,18 @@
 // (each a message file and an envelope file with per-recipient state),
 // their history once finished, the records of messages this node handed
 // to NNCP, and the markers that keep a retried batch from delivering a
-// message twice. Every write is atomic: temp file, fsync, rename, fsync of
-// the directory.
+// message twice. Every durable write goes through package safeio: temp
+// file, fsync, rename, fsync of the directory.
 //
 //	QUEUE/msg/ID        the message as accepted
 //	QUEUE/env/ID        its envelope and state (JSON); its presence means "queued"
 //	QUEUE/done/ID       the final envelope of a delivered or bounced message
 //	QUEUE/sent/ID       a message this node queued as an NNCP packet
-//	QUEUE/keys/XX.log   hashes of messages and recipients already handled
-//	                    (256 buckets, rotated), so a batch tossed twice
-//	                    delivers nothing twice
+//	QUEUE/keys/XX.log   keys of received transactions: the intent to
+//	                    handle one (fsynced before any delivery), then
+//	                    "done" (256 buckets, rotated, each locked through
+//	                    XX.lock), so a batch tossed twice delivers nothing
+//	                    twice
 //	QUEUE/history.log   messages delivered at once, for mailq -all
 //	QUEUE/tmp/
 package queue
@@ -31,6 +33,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ferry/internal/safeio"
 )
 
 // Errors of the queue.
@@ -62,7 +66,16 @@ type Rcpt struct {
 	RemoteMTA string    `json:"remote_mta,omitempty"`
 	Updated   time.Time `json:"updated"`
 	Bounced   bool      `json:"bounced,omitempty"` // a DSN for this failure was queued
+	// BounceErr is why the DSN for this failure could not be sent yet;
+	// the entry stays queued and the bounce is tried again.
+	BounceErr string `json:"bounce_err,omitempty"`
+	// BounceGaveUp: the DSN could not be sent within the give-up time.
+	BounceGaveUp bool `json:"bounce_gave_up,omitempty"`
 }
+
+// OwesBounce reports whether r failed and its bounce is neither sent nor
+// given up.
+func (r *Rcpt) OwesBounce() bool { return r.State == Failed && !r.Bounced && !r.BounceGaveUp }
 
 // Entry is a queued message's envelope and state.
 type Entry struct {
@@ -89,10 +102,10 @@ type Entry struct {
 	Postmaster bool `json:"postmaster,omitempty"`
 }
 
-// Done reports whether no recipient is pending.
+// Done reports whether no recipient is pending and no bounce is owed.
 func (e *Entry) Done() bool {
 	for _, r := range e.Rcpts {
-		if r.State == Pending {
+		if r.State == Pending || r.OwesBounce() {
 			return false
 		}
 	}
@@ -100,9 +113,9 @@ func (e *Entry) Done() bool {
 }
 
 // State sums up an entry for mailq: queued, deferred, delivered, bounced,
-// or partly bounced.
+// partly bounced, or "bounce deferred" while a bounce waits to be sent.
 func (e *Entry) State() string {
-	var pend, del, fail int
+	var pend, del, fail, owed int
 	for _, r := range e.Rcpts {
 		switch r.State {
 		case Pending:
@@ -111,6 +124,9 @@ func (e *Entry) State() string {
 			del++
 		case Failed:
 			fail++
+			if r.OwesBounce() {
+				owed++
+			}
 		}
 	}
 	switch {
@@ -118,6 +134,8 @@ func (e *Entry) State() string {
 		return "deferred"
 	case pend > 0:
 		return "queued"
+	case owed > 0:
+		return "bounce deferred"
 	case fail == 0:
 		return "delivered"
 	case del == 0:
@@ -162,60 +180,35 @@ func KeyID(key string) string {
 	return "K-" + idEnc.EncodeToString(s[:10])
 }
 
-// writeAtomic writes data to sub/name via tmp/, fsynced.
-func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) error {
+// writeAtomic writes sub/name through safeio (a temporary file in tmp/,
+// fsync, rename, fsync of sub/).
+func (q *Queue) writeAtomic(sub, name string, write func(w io.Writer) error) error {
 	return q.write(sub, name, write, !q.NoSync)
 }
 
-// write writes data to sub/name via tmp/ and a rename; sync adds the
-// fsyncs that make it survive a crash.
-func (q *Queue) write(sub, name string, write func(f *os.File) error, sync bool) error {
-	f, err := os.CreateTemp(q.path("tmp", ""), name+".*")
+// write writes sub/name via tmp/ and a rename; sync adds the fsyncs that
+// make it survive a crash.
+func (q *Queue) write(sub, name string, write func(w io.Writer) error, sync bool) error {
+	f, err := safeio.Create(q.path(sub, name), safeio.Options{NoSync: !sync, Dir: q.path("tmp", "")})
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	defer f.Abort()
 	if err := write(f); err != nil {
 		return err
 	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), q.path(sub, name)); err != nil {
-		return err
-	}
-	ok = true
-	if !sync {
-		return nil
-	}
-	return q.syncDir(sub)
+	return f.Commit()
 }
 
 func (q *Queue) syncDir(sub string) error {
 	if q.NoSync {
 		return nil
 	}
-	d, err := os.Open(q.path(sub, ""))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return safeio.SyncDir(q.path(sub, ""))
 }
 
-func writeJSON(v any) func(*os.File) error {
-	return func(f *os.File) error {
+func writeJSON(v any) func(io.Writer) error {
+	return func(f io.Writer) error {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
@@ -244,9 +237,9 @@ func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
 		}
 	}
 	var n int64
-	err := q.writeAtomic("msg", e.ID, func(f *os.File) error {
+	err := q.writeAtomic("msg", e.ID, func(w io.Writer) error {
 		var err error
-		n, err = io.Copy(f, msg)
+		n, err = io.Copy(w, msg)
 		return err
 	})
 	if err != nil {
