@@ -19,11 +19,12 @@ const (
 	DefaultMailListen    = "127.0.0.1:2525"
 	DefaultRetryInterval = 15 * time.Minute
 	DefaultGiveUp        = 5 * 24 * time.Hour
+	DefaultMaxRcpt       = 100
 )
 
 func (c *Config) decodeMail(s obj) (*Mail, error) {
 	m := &Mail{Raw: s.m, Handle: DefaultMailHandle, Mode: "bsmtp", Nice: node.NicePriority,
-		Listen: DefaultMailListen, RetryInterval: DefaultRetryInterval, GiveUp: DefaultGiveUp}
+		Listen: DefaultMailListen, RetryInterval: DefaultRetryInterval, GiveUp: DefaultGiveUp, MaxRcpt: DefaultMaxRcpt}
 	var err error
 	str := func(key string, dst *string) {
 		if err != nil {
@@ -62,6 +63,11 @@ func (c *Config) decodeMail(s obj) (*Mail, error) {
 		if m.Nice, err = node.ParseNice(v); err != nil {
 			return nil, wrapField(join(s.field, "nice"), err)
 		}
+	}
+	if n, ok, e := s.num("max-rcpt", 1, 1<<20); e != nil {
+		return nil, e
+	} else if ok {
+		m.MaxRcpt = int(n)
 	}
 	if m.LocalDomains, err = s.strs("local-domains"); err != nil {
 		return nil, err

@@ -167,6 +167,10 @@ type Mail struct {
 	RetryInterval, GiveUp time.Duration
 	// Listen is ferry smtpd's address (default 127.0.0.1:2525).
 	Listen string
+	// MaxRcpt is the most recipients one received transaction may have
+	// (max-rcpt, default 100: RFC 5321's minimum, and the batch_max of
+	// the Exim recipe); the rest are bounced.
+	MaxRcpt int
 }
 
 // Relay is an SMTP smarthost.

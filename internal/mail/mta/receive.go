@@ -135,6 +135,7 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 		res.BadErrs = append(res.BadErrs, fmt.Errorf("%w: %d Received headers (from <%s>)", ErrLoop, hops, env.From))
 		return claim.Done()
 	}
+	env = dedupRcpts(env)
 	rcvd := m.receivedHeader(origin, id, env.To, claim.Since)
 	open := func() (io.ReadCloser, error) {
 		rc, err := st.open()
@@ -157,6 +158,10 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 	}
 	e := m.newEntry(msg, idx, origin.ID.String(), key)
 	e.Received = claim.Since
+	for _, r := range e.Rcpts {
+		r.Updated = e.Received
+	}
+	m.capRcpts(e)
 	what := "received"
 	if claim.State == queue.KeyInDoubt {
 		what = "received again" // an earlier attempt was cut short

@@ -69,6 +69,9 @@ func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted
 	if len(msg.Env.To) == 0 {
 		return nil, &PermanentError{errors.New("no recipients")}
 	}
+	dm := *msg
+	dm.Env = dedupRcpts(msg.Env)
+	msg = &dm
 	m.fillHeaderFacts(msg)
 	byNode := map[node.ID][]int{}
 	var nodes []*config.Neighbour
