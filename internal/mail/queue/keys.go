@@ -22,7 +22,7 @@ import (
 // generation is kept, so a key is remembered for at least this many
 // bytes' worth of newer keys in its bucket: about 3,000 keys, 750,000 in
 // all).
-const keyBucketMax = 256 << 10
+var keyBucketMax int64 = 256 << 10
 
 // KeyState is what the handled-key index knows of a key.
 type KeyState int

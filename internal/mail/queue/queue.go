@@ -247,6 +247,9 @@ func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
 	}
 	e.Size = n
 	if err := q.writeAtomic("env", e.ID, writeJSON(e)); err != nil {
+		// A failed fsync of env/ may leave the envelope placed: never an
+		// entry the caller was told is not there.
+		os.Remove(q.path("env", e.ID))
 		os.Remove(q.path("msg", e.ID))
 		return nil, fmt.Errorf("mail queue: storing envelope: %w", err)
 	}
