@@ -111,6 +111,41 @@ func messageIDs(t *testing.T, dir string) map[string]int {
 	return out
 }
 
+// mboxMessageIDs counts every message in an mbox by its Message-ID (a
+// copy cut short still counts if its header made it).
+func mboxMessageIDs(t *testing.T, path string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Message-ID: "); ok {
+			out[strings.TrimSpace(v)]++
+		}
+	}
+	if n := strings.Count(string(b), "\nFrom root@sat.example ") + bytesPrefix(b, "From root@sat.example "); n != sum(out) {
+		t.Errorf("%s: %d From_ lines, %d Message-IDs", path, n, sum(out))
+	}
+	return out
+}
+
+func bytesPrefix(b []byte, p string) int {
+	if bytes.HasPrefix(b, []byte(p)) {
+		return 1
+	}
+	return 0
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 // crashIterations is how many times each tosser of TestTossKilled is
 // killed: $FERRY_CRASH_KILLS, default 12.
 func crashIterations(t *testing.T) int {
@@ -166,6 +201,9 @@ func TestTossKilled(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i)+1, 88))
 			w, sat, hub := hubNet(t)
 			hub.Cfg.Neigh["sat"].Exec["rsmtp"] = ts.handle(w, hub.CfgPath)
+			// carol reads mail from an mbox: keyed appends, checked on retry.
+			carolMbox := filepath.Join(hub.Dir, "mail", "carol.mbox")
+			hub.Cfg.Mail.Raw["users"].(map[string]any)["carol"] = "mbox:" + carolMbox
 			w.write()
 			batches, msgs := crashBatches(t, rng, 3, 100)
 			for _, b := range batches {
@@ -179,7 +217,7 @@ func TestTossKilled(t *testing.T) {
 			for _, m := range msgs {
 				want += len(m.users)
 			}
-			users := []string{"alice", "bob", "carol"}
+			users := []string{"alice", "bob", "carol"} // carol: an mbox
 			killed := 0
 			for run := 0; len(hub.RxPackets(t, sat)) > 0; run++ {
 				if run > kills+20 {
@@ -222,17 +260,25 @@ func TestTossKilled(t *testing.T) {
 						syscall.Kill(-pgid, syscall.SIGKILL)
 					}
 				}
-				if err := <-done; err != nil && run >= kills {
-					t.Logf("toss: %v\n%s", err, out.String())
+				select {
+				case err := <-done:
+					if err != nil && run >= kills {
+						t.Logf("toss: %v\n%s", err, out.String())
+					}
+				case <-time.After(60 * time.Second):
+					syscall.Kill(-pgid, syscall.SIGQUIT) // a stack dump in out
+					<-done
+					t.Fatalf("toss %d still running after 60 s:\n%s", run, out.String())
 				}
 				// A handle that outlived its toss finishes (its stdin is
 				// cut) before the next toss is counted.
 				waitGroupGone(t, pgid)
 			}
 			got := map[string]map[string]int{}
-			for _, u := range users {
+			for _, u := range users[:2] {
 				got[u] = messageIDs(t, mailbox(hub, u))
 			}
+			got["carol"] = mboxMessageIDs(t, carolMbox)
 			dup, lost := 0, 0
 			for _, m := range msgs {
 				for _, u := range m.users {

@@ -173,6 +173,7 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 	if err := claim.Done(); err != nil {
 		return err
 	}
+	m.Queue.DropIntents(e) // only now: a retry before Done needs them
 	res.Accepted = append(res.Accepted, e)
 	return nil
 }

@@ -123,7 +123,7 @@ func pendingAddrs(e *queue.Entry) []string {
 // earlier attempt may have delivered some of it.
 func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time, retry bool) {
 	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open,
-		Key: e.ID, Retry: retry, Time: e.Received}
+		Key: e.ID, Retry: retry, Time: e.Received, Journal: m.Queue}
 	relay := []*queue.Rcpt{}
 	nodes := map[string][]*queue.Rcpt{}
 	var nodeOrder []*config.Neighbour

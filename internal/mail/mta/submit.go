@@ -113,6 +113,7 @@ func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted
 		if err := m.handle(e, msg.Open, handleOptions{QueueOnly: o.QueueOnly}); err != nil {
 			return res, err
 		}
+		m.Queue.DropIntents(e)
 		res.Queued = e
 	}
 	return res, nil

@@ -257,3 +257,27 @@ func (q *Queue) journal() []*Entry {
 	}
 	return out
 }
+
+// Intent records rec under a delivery's key (QUEUE/intent/HASH),
+// durably: what a keyed mbox delivery is about to write, for a retry to
+// check (deliver.Journal).
+func (q *Queue) Intent(key string, rec []byte) error {
+	return safeio.WriteFile(q.path("intent", hashKey(key)), rec, safeio.Options{NoSync: q.NoSync, Dir: q.path("tmp", "")})
+}
+
+// Prior returns what Intent recorded under key.
+func (q *Queue) Prior(key string) ([]byte, bool) {
+	b, err := os.ReadFile(q.path("intent", hashKey(key)))
+	return b, err == nil
+}
+
+// DropIntents forgets the delivery records of an entry (the keys the MTA
+// gives its deliveries: the entry id and the recipient), once nothing
+// will retry them: the entry is finished, or the received transaction's
+// key is done. No fsync: a record left behind is only checked, never
+// acted on blindly.
+func (q *Queue) DropIntents(e *Entry) {
+	for _, r := range e.Rcpts {
+		os.Remove(q.path("intent", hashKey(e.ID+"\x00"+r.Addr)))
+	}
+}

@@ -14,6 +14,8 @@
 //	                    "done" (256 buckets, rotated, each locked through
 //	                    XX.lock), so a batch tossed twice delivers nothing
 //	                    twice
+//	QUEUE/intent/HASH   where a keyed mbox delivery writes, recorded
+//	                    before it does, until its entry is finished
 //	QUEUE/history.log   messages delivered at once, for mailq -all
 //	QUEUE/tmp/
 package queue
@@ -150,7 +152,7 @@ type Queue struct {
 	NoSync bool
 }
 
-var subdirs = []string{"msg", "env", "done", "sent", "keys", "tmp"}
+var subdirs = []string{"msg", "env", "done", "sent", "keys", "intent", "tmp"}
 
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
@@ -310,6 +312,7 @@ func (q *Queue) Finish(e *Entry, now time.Time) error {
 		return err
 	}
 	os.Remove(q.path("msg", e.ID))
+	q.DropIntents(e)
 	return q.syncDir("env")
 }
 
@@ -393,8 +396,16 @@ func (q *Queue) Due(now time.Time) ([]*Entry, error) {
 	return due, nil
 }
 
-// Prune drops history entries finished before `before`.
+// Prune drops history entries finished before `before`, and delivery
+// records older than that (left by attempts that were cut short).
 func (q *Queue) Prune(before time.Time) error {
+	if ents, err := os.ReadDir(q.path("intent", "")); err == nil {
+		for _, de := range ents {
+			if fi, err := de.Info(); err == nil && fi.ModTime().Before(before) {
+				os.Remove(q.path("intent", de.Name()))
+			}
+		}
+	}
 	hist, err := q.History()
 	if err != nil {
 		return err
