@@ -34,7 +34,7 @@ func (e *events) count(what string) int {
 
 // setup makes sat, hub and far; hub delivers hub.example locally and
 // routes far.example to far; sat sends everything to hub.
-func setup(t *testing.T) (*testnet.Net, map[string]*MTA, map[string]*events) {
+func setup(t testing.TB) (*testnet.Net, map[string]*MTA, map[string]*events) {
 	t.Helper()
 	net := testnet.New(t, "sat", "hub", "far")
 	md := func(nd *testnet.Node) string { return filepath.Join(nd.Dir, "Maildir-%u") }

@@ -196,9 +196,16 @@ func (q *Queue) appendKey(bucket, line string, durable bool) error {
 	} else if errors.Is(err, os.ErrNotExist) {
 		created = true
 	}
-	f, err := os.OpenFile(bucket, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(bucket, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
+	}
+	// A line torn by a crash must not swallow this one.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], fi.Size()-1); err == nil && last[0] != '\n' {
+			line = "\n" + line
+		}
 	}
 	_, err = f.WriteString(line + "\n")
 	if err == nil && durable {
