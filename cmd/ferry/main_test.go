@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	run := func() int { return cli.Main(cli.OSEnv(), os.Args) }
 	cmds := map[string]func() int{"ferry": run}
-	for _, n := range []string{"file", "exec", "freq", "toss", "xfer", "cfgnew", "cfgmin", "stat", "rm", "check", "pkt", "log", "hash", "ack", "trns", "bundle", "reass"} {
+	for _, n := range []string{"file", "exec", "freq", "toss", "xfer", "cfgnew", "cfgmin", "stat", "rm", "check", "pkt", "log", "hash", "ack", "trns", "bundle", "reass", "caller", "cronexpr"} {
 		cmds["nncp-"+n] = run
 	}
 	cmds["nncp-bogus"] = run

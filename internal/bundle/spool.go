@@ -210,6 +210,9 @@ func txOne(s *spool.Spool, bwr *Writer, bw *bufio.Writer, ev *Event, o *Options)
 // It returns how many packets failed; err is set when the stream itself
 // broke (ErrTruncated, a read error) or the spool cannot be written.
 func Rx(s *spool.Spool, r io.Reader, o Options) (failed int, err error) {
+	if !o.DryRun {
+		s.CleanTmp() // what a killed Rx left
+	}
 	br := NewReader(r)
 	for {
 		e, err := br.Next()

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"ferry/internal/tempfail"
 )
 
 // Version is ferry's version, set at build time with -ldflags.
@@ -79,6 +81,34 @@ func usageErr(format string, a ...any) error {
 
 var errSilentUsage = errors.New("")
 
+// exitArgs is how nncp-exec, nncp-file and nncp-freq exit on a wrong
+// argument (one missing, a bad -nice): 1, as on every failure of theirs
+// but flag parsing (2).
+const exitArgs = 1
+
+// argErr formats a wrong argument of exec, file or freq (exit exitArgs).
+func argErr(format string, a ...any) error {
+	return exitCode(exitArgs, fmt.Errorf(format+"%w", append(a, errSilentUsage)...))
+}
+
+// exitStatus is the one place an error becomes an exit status: the code
+// an exitError carries; else EX_TEMPFAIL (75) when a retry can cure the
+// failure (a full disk, a spool this user cannot write, a held lock:
+// package tempfail), so that an MTA running ferry defers the message
+// instead of bouncing it; else 1, NNCP's status for every other failure.
+func exitStatus(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case tempfail.Is(err):
+		return tempfail.ExitTempFail
+	}
+	return 1
+}
+
 // Main runs the command named by argv[0] or argv[1] and returns the exit
 // status.
 func Main(e *Env, argv []string) int {
@@ -116,19 +146,16 @@ func Main(e *Env, argv []string) int {
 		fmt.Fprintf(e.Stderr, "ferry: unknown command %q\nferry: hint: run \"ferry help\" for the list\n", name)
 		return 2
 	}
-	x := &ctx{Env: e, prog: prog, name: name}
+	x := &ctx{Env: e, prog: prog, name: name, argv: argv}
 	defer x.close()
 	err := c.run(x, args)
 	if err == nil {
 		return 0
 	}
-	code := 1
+	code := exitStatus(err)
 	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-		if ee.err == nil {
-			return code
-		}
+	if errors.As(err, &ee) && ee.err == nil {
+		return code
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -23,6 +23,8 @@ const DefaultCfgPath = "/etc/nncp.hjson"
 type ctx struct {
 	*Env
 	prog, name string
+	// argv is the whole command line, the program's path first.
+	argv []string
 
 	// common flags
 	cfgPath, spoolPath, logPath string
@@ -228,7 +230,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (x *ctx) destination(nodeName, niceS, viaS string, minSizeKiB int64) (*config.Neighbour, tx.Options, error) {
 	nice, err := parseNice("nice", niceS)
 	if err != nil {
-		return nil, tx.Options{}, usageErr("%v", err)
+		return nil, tx.Options{}, argErr("%v", err)
 	}
 	if err := x.setup(); err != nil {
 		return nil, tx.Options{}, err

@@ -26,11 +26,11 @@ func runExec(x *ctx, args []string) error {
 	}
 	if fs.NArg() < 2 {
 		fs.Usage()
-		return exitCode(2, nil)
+		return exitCode(exitArgs, nil)
 	}
 	reply, err := parseNice("replynice", *replyS)
 	if err != nil {
-		return usageErr("%v", err)
+		return argErr("%v", err)
 	}
 	if strings.HasPrefix(fs.Arg(0), "area:") {
 		return fmt.Errorf("multicast areas are not supported yet")
@@ -74,14 +74,14 @@ func runFreq(x *ctx, args []string) error {
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fs.Usage()
-		return exitCode(2, nil)
+		return exitCode(exitArgs, nil)
 	}
 	nodeName, src, err := splitDest(fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	if src == "" {
-		return usageErr("%q: want NODE:SRC", fs.Arg(0))
+		return argErr("%q: want NODE:SRC", fs.Arg(0))
 	}
 	dst := fs.Arg(1)
 	if dst == "" {
@@ -89,7 +89,7 @@ func runFreq(x *ctx, args []string) error {
 	}
 	reply, err := parseNice("replynice", *replyS)
 	if err != nil {
-		return usageErr("%v", err)
+		return argErr("%v", err)
 	}
 	to, o, err := x.destination(nodeName, *niceS, *viaS, *minSize)
 	if err != nil {

@@ -26,7 +26,7 @@ func splitDest(s string) (nodeName, dst string, err error) {
 	}
 	i := strings.IndexByte(s, ':')
 	if i <= 0 {
-		return "", "", usageErr("%q: want NODE:[DST]", s)
+		return "", "", argErr("%q: want NODE:[DST]", s)
 	}
 	return s[:i], s[i+1:], nil
 }
@@ -43,7 +43,7 @@ func runFile(x *ctx, args []string) error {
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
-		return exitCode(2, nil)
+		return exitCode(exitArgs, nil)
 	}
 	src := fs.Arg(0)
 	nodeName, dst, err := splitDest(fs.Arg(1))
@@ -62,7 +62,7 @@ func runFile(x *ctx, args []string) error {
 	switch {
 	case src == "-":
 		if dst == "" {
-			return usageErr("reading stdin: the destination name is required (NODE:DST)")
+			return argErr("reading stdin: the destination name is required (NODE:DST)")
 		}
 		body = x.Stdin
 	default:

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"ferry/internal/mail/mta"
+	"ferry/internal/mail/submit"
 	"ferry/internal/toss"
 )
 
@@ -33,8 +34,20 @@ func (x *ctx) inProcessHandles() func(*toss.Handle) (bool, error) {
 		if fi, err := os.Stat(h.Argv[0]); err != nil || !os.SameFile(fi, self) {
 			return false, nil
 		}
+		// Options come from the handle's config line; the packet's
+		// arguments are refused, as "ferry rsmtp" refuses them.
+		k, ok := toss.ConfigPart(h.Sender, h.Argv)
+		if !ok || k < 2 {
+			return false, nil
+		}
+		if data := h.Argv[k:]; len(data) > 0 {
+			err := fmt.Errorf("%w %q: rsmtp takes no arguments from the packet; its options come from the handle's config line",
+				submit.ErrPacketArgument, data)
+			fmt.Fprintf(h.Output, "ferry rsmtp: %v\n", err)
+			return true, err
+		}
 		queueOnly := false
-		args := h.Argv[2:]
+		args := h.Argv[2:k]
 		for i := 0; i < len(args); i++ {
 			a := strings.TrimPrefix(args[i], "-")
 			switch {

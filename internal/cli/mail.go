@@ -11,6 +11,7 @@ import (
 	"ferry/internal/mail/bsmtp"
 	"ferry/internal/mail/mta"
 	"ferry/internal/mail/submit"
+	"ferry/internal/tempfail"
 	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
@@ -38,6 +39,10 @@ func (x *ctx) mailSetup(cfgPath string) (*mta.MTA, error) {
 		x.cfgPath = cfgPath
 	}
 	if err := x.setup(); err != nil {
+		if tempfail.Is(err) {
+			// the spool or the log, not the config: try again later
+			return nil, exitCode(exTempFail, err)
+		}
 		return nil, exitCode(exConfig, err)
 	}
 	if x.cfg.Self == nil {
@@ -75,6 +80,9 @@ func mailExit(err error) error {
 }
 
 func runSendmail(x *ctx, args []string) error {
+	if x.inHandle() {
+		return x.sendmailHandle(args)
+	}
 	inv, err := submit.ParseCommand(x.name, args)
 	if err != nil {
 		return mailExit(err)
@@ -94,10 +102,6 @@ func runSendmail(x *ctx, args []string) error {
 	m, err := x.mailSetup(inv.ConfigPath)
 	if err != nil {
 		return err
-	}
-	// rmail run as an exec handle: mail from a neighbour.
-	if x.name == "rmail" && x.Getenv("NNCP_SENDER") != "" {
-		return x.rmailHandle(m, inv)
 	}
 	switch inv.Mode {
 	case submit.ModeListQueue:
@@ -200,7 +204,21 @@ func (x *ctx) submitBSMTP(m *mta.MTA, in io.Reader) error {
 // (exec: {rsmtp: ["/usr/bin/ferry", "rsmtp"]}). It exits 0 once every
 // message is safely in the mail queue (or, if malformed, kept aside), and
 // then tries to deliver them.
+//
+// Run by a tosser, its options come from the handle's config line only:
+// an argument the packet added is refused (exit 77, the packet is kept).
 func runRsmtp(x *ctx, args []string) error {
+	if x.inHandle() {
+		fixed, data, err := x.splitHandle(args, cfgFlagValues)
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 {
+			return exitCode(exNoPerm, fmt.Errorf("%w %q: rsmtp takes no arguments from the packet; its options come from the handle's config line",
+				submit.ErrPacketArgument, data))
+		}
+		args = fixed
+	}
 	fs := x.flags("[-cfg FILE] (an exec handle: NNCP_SENDER says who sent the batch on stdin)")
 	queueOnly := fs.Bool("odq", false, "Only queue: leave delivery to the next queue run")
 	if err := x.parse(fs, args); err != nil {
@@ -210,11 +228,46 @@ func runRsmtp(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
+	return x.receiveBSMTP(m, *queueOnly)
+}
+
+// sendmailHandle is sendmail or rmail run as an exec handle: mail from
+// the neighbour NNCP_SENDER, with the recipients (and nothing else) from
+// the packet's arguments; -bS on the handle's line takes a BSMTP batch, as
+// rsmtp does.
+func (x *ctx) sendmailHandle(args []string) error {
+	fixed, data, err := x.splitHandle(args, dashCValues)
+	if err != nil {
+		return err
+	}
+	inv, err := submit.ParseHandle(x.name, fixed, data)
+	if errors.Is(err, submit.ErrPacketArgument) {
+		return exitCode(exNoPerm, err)
+	}
+	if err != nil {
+		return mailExit(err)
+	}
+	x.quiet = !inv.Verbose
+	if inv.Mode != submit.ModeDeliver && inv.Mode != submit.ModeBSMTP {
+		return exitCode(exNoPerm, fmt.Errorf("%s as an exec handle only takes mail (the default, or -bS): not %s", x.name, strings.Join(fixed, " ")))
+	}
+	m, err := x.mailSetup(inv.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if inv.Mode == submit.ModeBSMTP {
+		return x.receiveBSMTP(m, inv.DeliveryMode == "q")
+	}
+	return x.rmailHandle(m, inv)
+}
+
+// receiveBSMTP takes a batch from the neighbour NNCP_SENDER on stdin.
+func (x *ctx) receiveBSMTP(m *mta.MTA, queueOnly bool) error {
 	origin, err := x.origin()
 	if err != nil {
 		return err
 	}
-	res, err := m.ReceiveBSMTP(x.Stdin, origin, mta.ReceiveOptions{QueueOnly: *queueOnly})
+	res, err := m.ReceiveBSMTP(x.Stdin, origin, mta.ReceiveOptions{QueueOnly: queueOnly})
 	if err != nil {
 		return mailExit(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +95,13 @@ func runRm(x *ctx, args []string) error {
 	r := &remover{x: x, dry: *dry}
 	switch {
 	case *doTmp:
-		if err := r.do(x.spool.SweepTmp(w.Before)); err != nil {
+		var inc []string // and what killed tosses left in incoming directories
+		for _, n := range x.cfg.Neigh {
+			if n.Incoming != "" && !slices.Contains(inc, n.Incoming) {
+				inc = append(inc, n.Incoming)
+			}
+		}
+		if err := r.do(x.spool.SweepTmp(w.Before, inc...)); err != nil {
 			return err
 		}
 		return r.result()

@@ -36,13 +36,29 @@ func runSmtpd(x *ctx, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir()})
+	lim := m.Mail.SMTPD
+	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt,
+		MaxConn: lim.MaxConn, MaxConnPerIP: lim.MaxConnPerIP, GreetingTimeout: lim.GreetingTimeout, Timeout: lim.Timeout})
 	x.log.info("smtpd", []kv{{"Addr", l.Addr().String()}}, "SMTP listener on "+l.Addr().String())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sig
 		srv.Close()
+	}()
+	// Say once a minute how many clients the caps turned away.
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		var seen int64
+		for range t.C {
+			st := srv.Stats()
+			if n := st.Refused - seen; n > 0 {
+				x.log.info("smtpd-refused", []kv{{"Count", itoa(n)}, {"Open", itoa(int64(st.Open))}},
+					fmt.Sprintf("SMTP: %d connections refused in the last minute (too many; %d open, mail.smtpd.max-conn %d)", n, st.Open, lim.MaxConn))
+			}
+			seen = st.Refused
+		}
 	}()
 	if *queueEvery > 0 {
 		go func() {
@@ -58,7 +74,7 @@ func runSmtpd(x *ctx, args []string) error {
 
 // smtpStdio runs one SMTP session on stdin and stdout (sendmail -bs).
 func (x *ctx) smtpStdio(m *mta.MTA) error {
-	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir()})
+	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt})
 	return srv.ServeConn(&stdioConn{r: x.Stdin, w: x.Stdout})
 }
 

@@ -172,6 +172,8 @@ func (x *ctx) reportTossFailure(ev *toss.Event, f []kv, from, size string) {
 		if len(ev.Output) > 0 {
 			f = append(f, kv{"Output", strings.Trim(string(ev.Output), "\n")})
 		}
+	case errors.Is(err, toss.ErrExecTooBig):
+		who, msg = "rx-exec-too-big", what+": "+ev.Dst+": body bigger than exec-maxsize, packet kept"
 	case errors.Is(err, toss.ErrNoIncoming):
 		who, msg = "rx-no-incoming", what+": "+ev.Dst
 	case errors.Is(err, toss.ErrNoFreq):

@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"ferry/internal/node"
+	"ferry/internal/pktcrypt"
 	"ferry/internal/spool"
+	"ferry/internal/wire"
 	"ferry/internal/xfer"
 )
 
@@ -54,6 +56,14 @@ func runXfer(x *ctx, args []string) error {
 		for id := range x.cfg.ByID {
 			o.Nodes = append(o.Nodes, id)
 		}
+	}
+	o.Known = func(id node.ID) bool { _, ok := x.cfg.ByID[id]; return ok }
+	o.Verify = func(h *wire.EncHeader) error {
+		n, ok := x.cfg.ByID[h.Sender]
+		if !ok {
+			return xfer.ErrUnknownSigner
+		}
+		return pktcrypt.Verify(h, &n.Public)
 	}
 	o.Report = func(ev *xfer.Event) { x.reportXfer(dir, ev) }
 	o.Progress = func(ev *xfer.Event) progress.Meter {

@@ -83,6 +83,8 @@ var brokenCases = []brokenCase{
 	{"bad nice", "nice: PRIORITY+10", "nice: PRIORITY+40", "neigh.bob.calls[0].nice: invalid niceness"},
 	{"nice number", "nice: PRIORITY+10", "nice: 64", "neigh.bob.calls[0].nice: want a string, got a number (64)"},
 	{"bad xx", "xx: tx", "xx: both", `neigh.bob.calls[1].xx: want "rx" or "tx", got "both"`},
+	{"bad cron", `cron: "30 * * * SAT,SUN"`, `cron: "61 * * * SAT,SUN"`, `neigh.bob.calls[1].cron: bad cron expression "61 * * * SAT,SUN": syntax error in minute field: '61'`},
+	{"bad cron macro", `cron: "30 * * * SAT,SUN"`, `cron: "@every 5m"`, `neigh.bob.calls[1].cron: bad cron expression "@every 5m"`},
 	{"call without cron", `cron: "30 * * * SAT,SUN"`, "", "neigh.bob.calls[1].cron: missing"},
 	{"call onlinedeadline 0", "onlinedeadline: 3600", "onlinedeadline: 0", "neigh.bob.calls[0].onlinedeadline: 0 is out of range"},
 	{"onlinedeadline 0", "onlinedeadline: 1800\n      maxonlinetime: 3600", "onlinedeadline: 0", "neigh.bob.onlinedeadline: 0 is out of range"},

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/curve25519"
 
+	"ferry/internal/cron"
 	"ferry/internal/node"
 )
 
@@ -169,6 +170,14 @@ func decodeNeighbour(neigh obj, name string) (*Neighbour, []string, error) {
 	if n.Freq, err = decodeFreq(o); err != nil {
 		return nil, nil, err
 	}
+	if n.ExecMaxSize, err = o.bytes("exec-maxsize"); err != nil {
+		return nil, nil, err
+	}
+	if _, set := o.get("exec-maxsize"); !set {
+		n.ExecMaxSize = DefaultExecMaxSize
+	} else if n.ExecMaxSize == 0 {
+		return nil, nil, fieldErr(join(field, "exec-maxsize"), "must be greater than zero")
+	}
 	via, err := o.strs("via")
 	if err != nil {
 		return nil, nil, err
@@ -225,6 +234,9 @@ func decodeFreq(n obj) (*Freq, error) {
 	if f.MaxSize, _, err = o.num("maxsize", 0, math.MaxInt64/1024); err != nil {
 		return nil, err
 	}
+	if f.FollowSymlinks, err = o.flag("follow-symlinks"); err != nil {
+		return nil, err
+	}
 	if f.Path == "" {
 		return nil, nil // no freqing allowed: the rest does not matter
 	}
@@ -242,6 +254,9 @@ func decodeCall(field string, v any) (Call, error) {
 	}
 	if c.Cron == "" {
 		return c, fieldErr(join(field, "cron"), "must not be empty")
+	}
+	if _, err := cron.Parse(c.Cron); err != nil {
+		return c, wrapField(join(field, "cron"), err)
 	}
 	if s, ok, err := o.str("nice"); err != nil {
 		return c, err

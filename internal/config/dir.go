@@ -61,8 +61,10 @@ var dirSchema = func() *schema {
 		"exec": mapOf(sList), "incoming": sString,
 		"freq": object(map[string]*schema{
 			"path": sString, "chunked": sNumber, "minsize": sNumber, "maxsize": sNumber,
+			"follow-symlinks": sFlag,
 		}),
-		"via": sList, "addrs": mapOf(sString),
+		"exec-maxsize": sNumber,
+		"via":          sList, "addrs": mapOf(sString),
 		"rxrate": sNumber, "txrate": sNumber, "onlinedeadline": sNumber, "maxonlinetime": sNumber,
 		"calls": listOf(call),
 	})

@@ -147,7 +147,7 @@ func TestRichConfig(t *testing.T) {
 		t.Errorf("notify %+v", c.Notify)
 	}
 	self := c.Neigh["self"]
-	if self.Incoming != "/var/spool/nncp/incoming" || !reflect.DeepEqual(self.Freq, &Freq{"/srv/pub", 1024, 2048, 4096}) {
+	if self.Incoming != "/var/spool/nncp/incoming" || !reflect.DeepEqual(self.Freq, &Freq{Path: "/srv/pub", Chunked: 1024, MinSize: 2048, MaxSize: 4096}) {
 		t.Errorf("self incoming %q freq %+v", self.Incoming, self.Freq)
 	}
 	bob := c.Neigh["bob"]

@@ -20,11 +20,16 @@ const (
 	DefaultRetryInterval = 15 * time.Minute
 	DefaultGiveUp        = 5 * 24 * time.Hour
 	DefaultMaxRcpt       = 100
+	DefaultSMTPDMaxConn  = 100
+	DefaultSMTPDGreeting = 30 * time.Second
+	DefaultSMTPDTimeout  = 5 * time.Minute
 )
 
 func (c *Config) decodeMail(s obj) (*Mail, error) {
 	m := &Mail{Raw: s.m, Handle: DefaultMailHandle, Mode: "bsmtp", Nice: node.NicePriority,
-		Listen: DefaultMailListen, RetryInterval: DefaultRetryInterval, GiveUp: DefaultGiveUp, MaxRcpt: DefaultMaxRcpt}
+		Listen: DefaultMailListen, RetryInterval: DefaultRetryInterval, GiveUp: DefaultGiveUp,
+		MaxRcpt: DefaultMaxRcpt, SMTPD: SMTPDLimits{MaxConn: DefaultSMTPDMaxConn,
+			GreetingTimeout: DefaultSMTPDGreeting, Timeout: DefaultSMTPDTimeout}}
 	var err error
 	str := func(key string, dst *string) {
 		if err != nil {
@@ -63,11 +68,6 @@ func (c *Config) decodeMail(s obj) (*Mail, error) {
 		if m.Nice, err = node.ParseNice(v); err != nil {
 			return nil, wrapField(join(s.field, "nice"), err)
 		}
-	}
-	if n, ok, e := s.num("max-rcpt", 1, 1<<20); e != nil {
-		return nil, e
-	} else if ok {
-		m.MaxRcpt = int(n)
 	}
 	if m.LocalDomains, err = s.strs("local-domains"); err != nil {
 		return nil, err
@@ -121,6 +121,18 @@ func (c *Config) decodeMail(s obj) (*Mail, error) {
 			m.Limits[name] = lim
 		}
 	}
+	if v, ok, e := s.num("max-rcpt", 0, 1<<20); e != nil {
+		return nil, e
+	} else if ok && v > 0 {
+		m.MaxRcpt = int(v)
+	}
+	if d, ok, e := s.sub("smtpd"); e != nil {
+		return nil, e
+	} else if ok {
+		if err := decodeSMTPD(d, &m.SMTPD); err != nil {
+			return nil, err
+		}
+	}
 	if r, ok, e := s.sub("retry"); e != nil {
 		return nil, e
 	} else if ok {
@@ -136,6 +148,30 @@ func (c *Config) decodeMail(s obj) (*Mail, error) {
 		}
 	}
 	return m, nil
+}
+
+func decodeSMTPD(d obj, l *SMTPDLimits) error {
+	if v, ok, err := d.num("max-conn", 1, 1<<20); err != nil {
+		return err
+	} else if ok {
+		l.MaxConn = int(v)
+	}
+	if v, ok, err := d.num("max-conn-per-ip", 0, 1<<20); err != nil {
+		return err
+	} else if ok {
+		l.MaxConnPerIP = int(v)
+	}
+	for key, dst := range map[string]*time.Duration{"greeting-timeout": &l.GreetingTimeout, "timeout": &l.Timeout} {
+		if v, ok, err := d.duration(key); err != nil {
+			return err
+		} else if ok {
+			if v <= 0 {
+				return fieldErr(join(d.field, key), "must be more than 0")
+			}
+			*dst = v
+		}
+	}
+	return nil
 }
 
 func decodeRelay(r obj) (*Relay, error) {

@@ -81,3 +81,35 @@ func TestMailSectionErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMailSMTPDLimits(t *testing.T) {
+	c, err := mailCfg(t, `{domain: "a.example"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SMTPDLimits{MaxConn: 100, GreetingTimeout: 30 * time.Second, Timeout: 5 * time.Minute}
+	if c.Mail.SMTPD != want || c.Mail.MaxRcpt != 100 {
+		t.Errorf("defaults: %+v max-rcpt %d", c.Mail.SMTPD, c.Mail.MaxRcpt)
+	}
+	c, err = mailCfg(t, `{
+    max-rcpt: 7
+    smtpd: {
+      max-conn: 5
+      max-conn-per-ip: 2
+      greeting-timeout: "2s"
+      timeout: 60
+    }
+  }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = SMTPDLimits{MaxConn: 5, MaxConnPerIP: 2, GreetingTimeout: 2 * time.Second, Timeout: time.Minute}
+	if c.Mail.SMTPD != want || c.Mail.MaxRcpt != 7 {
+		t.Errorf("set: %+v max-rcpt %d", c.Mail.SMTPD, c.Mail.MaxRcpt)
+	}
+	for _, bad := range []string{`{smtpd: {max-conn: 0}}`, `{smtpd: {timeout: 0}}`, `{smtpd: {greeting-timeout: "x"}}`, `{max-rcpt: -1}`, `{smtpd: 5}`} {
+		if _, err := mailCfg(t, bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

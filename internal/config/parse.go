@@ -21,6 +21,11 @@ var eblobMagic = []byte("NNCPB\x00\x00\x03")
 // not set one, in seconds.
 const DefaultOnlineDeadline = 10
 
+// DefaultExecMaxSize is a neighbour's exec-maxsize when the config does not
+// set one: room for a mail with big attachments, not for a decompression
+// bomb.
+const DefaultExecMaxSize = 256 << 20
+
 // Load reads the config at path: an Hjson file, or a directory in NNCP's
 // configuration directory layout (nncp-cfgdir).
 func Load(path string) (*Config, error) {

@@ -64,6 +64,10 @@ type Neighbour struct {
 	OnlineDeadline int
 	MaxOnlineTime  int
 	Calls          []Call
+	// ExecMaxSize (exec-maxsize, ferry's own) is the most bytes one exec
+	// body from this neighbour may decompress to; bigger ones are refused
+	// and kept. The loader sets DefaultExecMaxSize when it is absent.
+	ExecMaxSize int64
 }
 
 // Freq is a neighbour's freq section. The loader sets Neighbour.Freq only
@@ -74,10 +78,15 @@ type Freq struct {
 	Chunked int64 // KiB; 0: not chunked
 	MinSize int64 // KiB; 0: no padding
 	MaxSize int64 // KiB; 0: no limit on the size of a requested file
+	// FollowSymlinks (follow-symlinks, ferry's own) serves files through
+	// symbolic links that lead out of Path, as nncp-toss does; by default
+	// they are refused.
+	FollowSymlinks bool
 }
 
-// Call is one entry of a neighbour's calls list. Fields are kept as written;
-// ferry validates the cron expression only when it calls.
+// Call is one entry of a neighbour's calls list. Fields are kept as
+// written; the cron expression has been checked with cron.Parse, as
+// nncp-* check it when they load the config.
 type Call struct {
 	Cron           string
 	Nice           uint8 // 0 when unset
@@ -167,10 +176,25 @@ type Mail struct {
 	RetryInterval, GiveUp time.Duration
 	// Listen is ferry smtpd's address (default 127.0.0.1:2525).
 	Listen string
-	// MaxRcpt is the most recipients one received transaction may have
-	// (max-rcpt, default 100: RFC 5321's minimum, and the batch_max of
-	// the Exim recipe); the rest are bounced.
+	// MaxRcpt is the most recipients of one SMTP transaction ("max-rcpt",
+	// default 100); 0 in the file means the default. It caps received
+	// BSMTP transactions too: rsmtp bounces the recipients beyond it.
 	MaxRcpt int
+	// SMTPD holds ferry smtpd's limits (the "smtpd" subsection).
+	SMTPD SMTPDLimits
+}
+
+// SMTPDLimits keep a flood of connections from taking ferry smtpd down.
+type SMTPDLimits struct {
+	// MaxConn is the most connections at once (default 100); beyond it a
+	// client gets "421 4.7.0 too many connections".
+	MaxConn int
+	// MaxConnPerIP is the most from one client address (0: only MaxConn).
+	MaxConnPerIP int
+	// GreetingTimeout is how long a client has from connecting to its
+	// HELO/EHLO (default 30s); Timeout the most it may stay silent after
+	// that, between commands or within a message (default 5m).
+	GreetingTimeout, Timeout time.Duration
 }
 
 // Relay is an SMTP smarthost.

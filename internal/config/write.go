@@ -168,7 +168,13 @@ func writeNeighbour(w *hw, c *Config, name string, n *Neighbour) {
 		w.optNum("chunked", f.Chunked)
 		w.optNum("minsize", f.MinSize)
 		w.optNum("maxsize", f.MaxSize)
+		if f.FollowSymlinks {
+			w.flag("follow-symlinks", true)
+		}
 		w.close()
+	}
+	if n.ExecMaxSize > 0 && n.ExecMaxSize != DefaultExecMaxSize {
+		w.num("exec-maxsize", n.ExecMaxSize)
 	}
 	if len(n.Via) > 0 {
 		via := make([]string, len(n.Via))

@@ -209,6 +209,7 @@ func TestMarshalQuoting(t *testing.T) {
 	for name, n := range c.Neigh {
 		n.Name = name
 		n.OnlineDeadline = DefaultOnlineDeadline
+		n.ExecMaxSize = DefaultExecMaxSize
 	}
 	if !reflect.DeepEqual(back, c) {
 		for k, v := range back.Mail.Raw {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ferry/internal/owner"
 )
 
 // Rec is an event to log. The Logger writes When (and Debug, Err) first,
@@ -168,10 +170,11 @@ func (l *Logger) log(r Rec, err error, debug bool) error {
 }
 
 // appendLocked appends b to path with one write, holding an exclusive flock
-// on path+".lock" as NNCP does. On failure it also returns NNCP's console
+// on path+".lock" as NNCP does. Run as root, both files get the owner of
+// the log's directory (package owner). On failure it also returns NNCP's console
 // note for it ("Can not open log", ...).
 func appendLocked(path string, b []byte) (string, error) {
-	lf, err := os.OpenFile(path+".lock", os.O_WRONLY|os.O_CREATE, 0o666)
+	lf, err := owner.OpenFile(path+".lock", os.O_WRONLY|os.O_CREATE, 0o666)
 	if err != nil {
 		return "Can not open lock for log", err
 	}
@@ -180,7 +183,7 @@ func appendLocked(path string, b []byte) (string, error) {
 		return "Can not lock log", err
 	}
 	defer unlockFile(lf)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+	f, err := owner.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
 	if err != nil {
 		return "Can not open log", err
 	}

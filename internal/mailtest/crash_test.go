@@ -184,10 +184,10 @@ func TestTossKilled(t *testing.T) {
 			return []string{w.ferry, "rsmtp", "-cfg", cfg}
 		}},
 		{name: "ferry-external", impl: testnet.Ferry, orphans: true, handle: func(w *world, cfg string) []string {
-			return []string{"/usr/bin/env", w.ferry, "rsmtp", "-cfg", cfg}
+			return []string{ferryCopy(w), "rsmtp", "-cfg", cfg}
 		}},
 		{name: "ferry-external-group", impl: testnet.Ferry, handle: func(w *world, cfg string) []string {
-			return []string{"/usr/bin/env", w.ferry, "rsmtp", "-cfg", cfg}
+			return []string{ferryCopy(w), "rsmtp", "-cfg", cfg}
 		}},
 		{name: "nncp-toss", impl: testnet.NNCP, orphans: true, handle: func(w *world, cfg string) []string {
 			return []string{w.ferry, "rsmtp", "-cfg", cfg}
@@ -308,6 +308,25 @@ func TestTossKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ferryCopy is a copy of the ferry binary (not a link): ferry toss runs
+// a handle that is its own binary in-process, and this one must be a
+// command of its own.
+func ferryCopy(w *world) string {
+	w.t.Helper()
+	dst := filepath.Join(w.bin, "ferry-copy")
+	if _, err := os.Stat(dst); err == nil {
+		return dst
+	}
+	b, err := os.ReadFile(w.ferry)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	return dst
 }
 
 func withPgid(a *syscall.SysProcAttr) *syscall.SysProcAttr {

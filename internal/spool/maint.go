@@ -10,6 +10,7 @@ import (
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/safeio"
 	"ferry/internal/wire"
 )
 
@@ -178,10 +179,7 @@ func (s *Spool) PromoteNoCK(id node.ID, xx XX, e *Entry) error {
 	}
 	dir := filepath.Dir(e.Path)
 	name := strings.TrimSuffix(e.File, NoCKSuffix)
-	if err := os.Rename(e.Path, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	if err := s.SyncDir(dir); err != nil {
+	if err := safeio.Rename(e.Path, filepath.Join(dir, name), s.NoSync); err != nil {
 		return err
 	}
 	if !s.NoHdr {

@@ -27,6 +27,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ferry/internal/node"
+	"ferry/internal/owner"
+	"ferry/internal/safeio"
+	"ferry/internal/tempfail"
 	"ferry/internal/wire"
 )
 
@@ -45,9 +48,11 @@ const (
 	NoCKSuffix = ".nock"
 )
 
-// Errors of the spool.
+// Errors of the spool. Failures to write the spool (permission, a full
+// disk, a missing directory) are tempfail.Local: temporary.
 var (
-	ErrLocked   = errors.New("locked by another process")
+	// ErrLocked is temporary: the other process will let go.
+	ErrLocked   = tempfail.New("locked by another process")
 	ErrChecksum = errors.New("checksum mismatch: the file's MTH is not its name")
 	ErrNotPkt   = errors.New("not a packet name")
 )
@@ -67,7 +72,9 @@ type Spool struct {
 }
 
 // Open checks that dir exists (creating it and tmp/ if needed) and
-// returns the spool.
+// returns the spool. Run as root, what Open and the spool's methods
+// create gets the owner of the directory it is made in (package owner):
+// a spool owned by nncp stays nncp's.
 func Open(dir string, o Options) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("spool: no directory configured")
@@ -76,8 +83,8 @@ func Open(dir string, o Options) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(abs, "tmp"), 0o777); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+	if err := owner.MkdirAll(filepath.Join(abs, "tmp"), 0o777); err != nil {
+		return nil, tempfail.Local(fmt.Errorf("spool: %w", err))
 	}
 	return &Spool{Dir: abs, Options: o}, nil
 }
@@ -106,25 +113,22 @@ func ValidName(name string) bool {
 	return err == nil && len(b) == 32
 }
 
-// Sync fsyncs f unless NoSync is set.
+// Sync fsyncs f unless NoSync is set (through safeio, whose fault hook
+// tests use).
 func (s *Spool) Sync(f *os.File) error {
 	if s.NoSync {
 		return nil
 	}
-	return f.Sync()
+	return safeio.Sync(f)
 }
 
-// SyncDir fsyncs a directory so that a rename in it is durable.
+// SyncDir fsyncs a directory so that a rename in it is durable, unless
+// NoSync is set.
 func (s *Spool) SyncDir(dir string) error {
 	if s.NoSync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return safeio.SyncDir(dir)
 }
 
 // LinkName creates the SPOOL/NAME -> SPOOL/NODEID symlink that NNCP makes
@@ -138,27 +142,27 @@ func (s *Spool) LinkName(name string, id node.ID) {
 	if _, err := os.Lstat(p); err == nil {
 		return
 	}
-	os.Symlink(s.NodeDir(id), p)
+	owner.Symlink(s.NodeDir(id), p)
 }
 
 // Lock takes SPOOL/NODEID/WHAT.lock (what: "toss", "rx", "tx") without
 // waiting. The returned function releases it.
 func (s *Spool) Lock(id node.ID, what string) (func(), error) {
 	dir := s.NodeDir(id)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return nil, err
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
+		return nil, tempfail.Local(err)
 	}
 	p := filepath.Join(dir, what+".lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
+	f, err := owner.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
 	if err != nil {
-		return nil, err
+		return nil, tempfail.Local(err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s: %w", p, ErrLocked)
 		}
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, tempfail.Local(fmt.Errorf("%s: %w", p, err))
 	}
 	return func() {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
@@ -244,22 +248,16 @@ func (s *Spool) readHeader(id node.ID, xx XX, name string, cache bool) (wire.Enc
 	return h, nil
 }
 
-// writeHdr stores hdr/NAME; failures are not fatal (it is a cache).
+// writeHdr stores hdr/NAME; failures are not fatal (it is a cache). It is
+// not fsynced: a lost or empty hdr/ file is read from the packet again.
 func (s *Spool) writeHdr(id node.ID, xx XX, name string, b []byte) {
 	dir := filepath.Join(s.QueueDir(id, xx), "hdr")
-	if os.MkdirAll(dir, 0o777) != nil {
+	if owner.MkdirAll(dir, 0o777) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(dir, ".hdr-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil || os.Rename(tmp.Name(), filepath.Join(dir, name)) != nil {
-		os.Remove(tmp.Name())
+	p := filepath.Join(dir, name)
+	if safeio.WriteFile(p, b, safeio.Options{NoSync: true}) == nil {
+		owner.Inherit(p)
 	}
 }
 
@@ -287,16 +285,16 @@ func (s *Spool) IsSeen(id node.ID, name string) bool {
 // MarkSeen creates rx/seen/NAME.
 func (s *Spool) MarkSeen(id node.ID, name string) error {
 	p := s.seenPath(id, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
-		return err
+	if err := owner.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+		return tempfail.Local(err)
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
+	f, err := owner.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
 	if err != nil {
-		return err
+		return tempfail.Local(err)
 	}
 	s.Sync(f)
 	if err := f.Close(); err != nil {
-		return err
+		return tempfail.Local(err)
 	}
-	return s.SyncDir(filepath.Dir(p))
+	return tempfail.Local(s.SyncDir(filepath.Dir(p)))
 }

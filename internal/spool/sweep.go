@@ -158,9 +158,23 @@ func walkFiles(dir string, before time.Time, keep func(string) bool) ([]Target, 
 	return out, err
 }
 
-// SweepTmp lists the files under tmp/ (rm -tmp).
-func (s *Spool) SweepTmp(before time.Time) ([]Target, error) {
-	return walkFiles(s.TmpDir(), before, nil)
+// SweepTmp lists the files under tmp/ (rm -tmp), except those a live
+// process holds (HoldTemp), and ferry's temporary files left under the
+// extra directories (incoming directories: files being tossed when a
+// toss was killed).
+func (s *Spool) SweepTmp(before time.Time, extra ...string) ([]Target, error) {
+	ts, err := walkFiles(s.TmpDir(), before, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Target
+	for _, t := range ts {
+		if Unused(t.Path, time.Time{}) {
+			out = append(out, t)
+		}
+	}
+	more, err := s.sweepTemps(extra, before)
+	return append(out, more...), err
 }
 
 // SweepLocks lists every *.lock file in the spool (rm -lock). Like

@@ -3,11 +3,13 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/owner"
+	"ferry/internal/safeio"
+	"ferry/internal/tempfail"
 	"ferry/internal/wire"
 )
 
@@ -16,7 +18,7 @@ import (
 // it in a queue under its MTH name; Abort removes it.
 type Tmp struct {
 	s    *Spool
-	f    *os.File
+	f    *safeio.File
 	h    *asyncHasher
 	hdr  []byte // the first bytes, for hdr/
 	n    int64
@@ -24,12 +26,15 @@ type Tmp struct {
 	done bool
 }
 
-// NewTmp creates a temporary file in SPOOL/tmp.
+// NewTmp creates a temporary file in SPOOL/tmp, locked while it is
+// written (see HoldTemp).
 func (s *Spool) NewTmp() (*Tmp, error) {
-	f, err := os.CreateTemp(s.TmpDir(), "pkt-*")
+	f, err := safeio.CreateTemp(s.TmpDir(), "pkt", safeio.Options{NoSync: s.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("spool tmp: %w", err)
+		return nil, tempfail.Local(fmt.Errorf("spool tmp: %w", err))
 	}
+	owner.File(f.OS())
+	HoldTemp(f)
 	return &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize)}, nil
 }
 
@@ -52,7 +57,7 @@ func (t *Tmp) Write(p []byte) (int, error) {
 	t.n += int64(n)
 	t.h.Write(p[:n])
 	if err != nil {
-		t.err = fmt.Errorf("writing %s: %w", t.f.Name(), err)
+		t.err = tempfail.Local(fmt.Errorf("writing %s: %w", t.f.Name(), err))
 		return n, t.err
 	}
 	return n, nil
@@ -64,52 +69,36 @@ func (t *Tmp) sum() string {
 	return node.B32.EncodeToString(r[:])
 }
 
-// Commit fsyncs the file and renames it to SPOOL/NODEID/XX/NAME, NAME
-// being its MTH. If want is not empty, the MTH must equal it
-// (ErrChecksum otherwise, and the file is removed). A packet already
-// there under that name is the same packet: the copy is dropped.
+// Commit fsyncs the file and places it at SPOOL/NODEID/XX/NAME, NAME
+// being its MTH, then fsyncs the directory. If want is not empty, the
+// MTH must equal it (ErrChecksum otherwise, and the file is removed). A
+// packet already there under that name is the same packet: the copy is
+// dropped.
 func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 	if t.done {
 		return "", errors.New("spool: tmp already committed or aborted")
 	}
 	t.done = true
 	name = t.sum()
-	defer func() {
-		if err != nil {
-			t.f.Close()
-			os.Remove(t.f.Name())
-		}
-	}()
 	if t.err != nil {
+		t.f.Abort()
 		return "", t.err
 	}
 	if want != "" && name != want {
+		t.f.Abort()
 		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
 	}
-	if err := t.s.Sync(t.f); err != nil {
-		return "", fmt.Errorf("fsync %s: %w", t.f.Name(), err)
-	}
-	if err := t.f.Close(); err != nil {
-		return "", err
-	}
 	dir := t.s.QueueDir(id, xx)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return "", err
-	}
-	dst := filepath.Join(dir, name)
-	if _, err := os.Stat(dst); err == nil {
-		os.Remove(t.f.Name())
-		return name, nil
-	}
-	if err := os.Rename(t.f.Name(), dst); err != nil {
-		return "", err
-	}
-	if err := t.s.SyncDir(dir); err != nil {
-		return "", err
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
+		t.f.Abort()
+		return "", tempfail.Local(err)
 	}
 	// No hdr/ file here: it is a cache for listing big spools, built by
 	// stat (as nncp-stat does); making one per packet would cost a second
 	// file creation on every submission.
+	if _, err := t.f.CommitIfAbsent(filepath.Join(dir, name)); err != nil {
+		return "", tempfail.Local(err)
+	}
 	return name, nil
 }
 
@@ -120,8 +109,7 @@ func (t *Tmp) Abort() {
 	}
 	t.done = true
 	t.h.Root()
-	t.f.Close()
-	os.Remove(t.f.Name())
+	t.f.Abort()
 }
 
 // asyncHasher runs MTH in its own goroutine over copies of the written

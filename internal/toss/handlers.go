@@ -11,11 +11,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 
+	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/progress"
+	"ferry/internal/spool"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
 )
@@ -66,17 +69,26 @@ func (p *packet) file() error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".ferry-"+filepath.Base(dst)+".*.part")
+	// A toss killed after placing this file but before removing the
+	// packet left the marker linked to the placed file: finish that toss
+	// rather than save the file a second time.
+	marker := filepath.Join(dir, markerName(p.job.Name))
+	if saved, size, ok := placedBefore(marker); ok {
+		p.ev.Saved, p.ev.Size = saved, size
+		p.after = func() { os.Remove(marker) }
+		return nil
+	}
+	os.Remove(marker) // never placed: start again
+	p.t.cleanStale(dir)
+	opt := safeio.Options{NoSync: p.t.Spool.NoSync}
+	tmp, err := safeio.CreateTemp(dir, filepath.Base(dst), opt)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
+	// Held until the file is placed: `ferry rm -tmp` and the next toss
+	// leave a temporary file alone while its writer lives.
+	spool.HoldTemp(tmp)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
 		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {
@@ -89,19 +101,27 @@ func (p *packet) file() error {
 	if err != nil {
 		return err
 	}
-	if err := p.t.Spool.Sync(tmp); err != nil {
-		return err
+	// The marker is a second name of the temporary file, made before the
+	// file is placed: once placed, the two share one inode, which is how
+	// a later toss tells a placed file from one that never was. (The
+	// commit fsyncs the data before it places the file.)
+	if err := os.Link(tmp.Name(), marker); err != nil {
+		marker = "" // no hard links here (vfat): no protection
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	final, err := safeio.PlaceNoClobber(tmp.Name(), dst)
+	final, err := tmp.CommitNoClobber(dst)
 	if err != nil {
+		if _, _, placed := placedBefore(marker); marker != "" && !placed {
+			os.Remove(marker)
+		}
+		// Placed but not durable (the directory's fsync failed): the
+		// packet stays, and the marker makes its next toss finish.
 		return err
 	}
-	committed = true
 	p.ev.Saved = final
-	return p.t.Spool.SyncDir(dir)
+	if marker != "" {
+		p.after = func() { os.Remove(marker) }
+	}
+	return nil
 }
 
 func (p *packet) freq() error {
@@ -127,18 +147,11 @@ func (p *packet) freq() error {
 		return err
 	}
 	full := filepath.Join(fr.Path, rel)
-	f, err := os.Open(full)
+	f, fi, err := openFreq(fr.Path, rel, fr.FollowSymlinks)
 	if err != nil {
 		return fmt.Errorf("freq: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("freq: %s is not a regular file", full)
-	}
 	p.ev.Size = fi.Size()
 	if dst == "" {
 		dst = filepath.Base(rel)
@@ -169,6 +182,52 @@ func (p *packet) freq() error {
 	return nil
 }
 
+// openFreq opens the file a freq asks for: rel (already checked by
+// SafeRel) under root. Only regular files are served: a FIFO, a device or
+// a directory is refused before it is opened (opening a FIFO would block
+// the toss, and its lock, forever; opening a tape device may rewind it).
+// Unless follow, a path whose symbolic links lead out of root is refused:
+// a link to ".." would serve the node's own config and its private keys.
+func openFreq(root, rel string, follow bool) (*os.File, os.FileInfo, error) {
+	path := filepath.Join(root, rel)
+	if !follow {
+		rroot, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return nil, nil, err
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r, err := filepath.Rel(rroot, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+			return nil, nil, fmt.Errorf("%s: %w through a symbolic link (freq.follow-symlinks allows it)", path, ErrBadPath)
+		}
+		path = real
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	// O_NONBLOCK: should it have become a FIFO meanwhile, the open still
+	// returns at once, and the check below refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi2, err := f.Stat()
+	if err == nil && (!fi2.Mode().IsRegular() || !os.SameFile(fi, fi2)) {
+		err = fmt.Errorf("%s: %w (changed while opened)", path, ErrNotRegular)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi2, nil
+}
+
 func (p *packet) exec() error {
 	parts := bytes.Split(p.ph.Path, []byte{0})
 	handle := string(parts[0])
@@ -183,37 +242,57 @@ func (p *packet) exec() error {
 		p.drain()
 		return fmt.Errorf("%w: %q", ErrNoHandle, handle)
 	}
-	// Stage the whole (decompressed) body: the handle sees only a body
-	// that authenticated to the end.
+	limit := p.sender.ExecMaxSize
+	if limit <= 0 {
+		limit = config.DefaultExecMaxSize
+	}
+	// First pass: stage the body as it travels (compressed: no bigger than
+	// the packet, whatever it expands to) and decompress it to nowhere,
+	// to check that it authenticates to the end and fits in limit. The
+	// handle sees only a body that did both.
 	st, err := newStage(p.t.Spool.TmpDir(), p.t.Opts.MemLimit)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	cnt := &countingReader{r: p.body}
+	in := io.TeeReader(cnt, st)
 	if p.ph.Type == wire.TypeExec {
-		z, err := p.t.decoder(cnt)
+		z, err := p.t.decoder(in)
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(st, z)
-		if err != nil {
+		if _, err := io.Copy(io.Discard, capReader(z, limit)); err != nil {
 			return fmt.Errorf("exec body: %w", err)
 		}
 		// Anything after the zstd frame must still authenticate.
-		if _, err := io.Copy(io.Discard, cnt); err != nil {
+		if _, err := io.Copy(io.Discard, in); err != nil {
 			return err
 		}
-	} else if _, err := io.Copy(st, cnt); err != nil {
-		return err
+	} else if _, err := io.Copy(io.Discard, capReader(in, limit)); err != nil {
+		return fmt.Errorf("exec body: %w", err)
+	}
+	if st.err != nil {
+		return fmt.Errorf("staging the exec body: %w", st.err)
 	}
 	p.ev.Size = cnt.n
 	if p.t.Opts.DryRun {
 		return nil
 	}
-	body, err := st.Reader()
+	// Second pass: the staged bytes, decompressed on the fly into the
+	// handle. The cap is checked again: a handle that sees the body end
+	// early is killed, never left to take it as whole.
+	staged, err := st.Reader()
 	if err != nil {
 		return err
+	}
+	body := capReader(staged, limit)
+	if p.ph.Type == wire.TypeExec {
+		z, err := p.t.decoder(staged)
+		if err != nil {
+			return err
+		}
+		body = capReader(z, limit)
 	}
 	env := p.t.Opts.Env
 	if env == nil {
@@ -236,14 +315,90 @@ func (p *packet) exec() error {
 		"NNCP_SELF="+p.t.Cfg.Self.ID.String(),
 		"NNCP_SENDER="+p.sender.ID.String(),
 		"NNCP_NICE="+strconv.Itoa(int(p.ph.Nice)))
-	cmd.Stdin = body
 	cmd.Stdout, cmd.Stderr = out, out
-	err = cmd.Run()
+	err = runFed(cmd, body)
 	p.ev.Output = out.buf.Bytes()
+	var bad *bodyError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("exec body: %w", bad.err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrHandleFailed, handle, err)
 	}
 	return nil
+}
+
+// bodyError is a failure to read the body being fed to a handle.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// runFed runs cmd with body on its stdin. If reading body fails, the
+// command is killed before its stdin is closed, so that it cannot take a
+// cut body for a whole one; the failure is returned as a *bodyError. A
+// handle that exits without reading all of its stdin is not an error
+// (os/exec does the same).
+func runFed(cmd *exec.Cmd, body io.Reader) error {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var rerr error
+	_, werr := io.Copy(stdin, readErrTagger{body, &rerr})
+	if rerr != nil {
+		cmd.Process.Kill()
+		stdin.Close()
+		cmd.Wait()
+		return &bodyError{rerr}
+	}
+	stdin.Close()
+	err = cmd.Wait()
+	if werr != nil && err == nil && !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, os.ErrClosed) {
+		err = werr
+	}
+	return err
+}
+
+// readErrTagger remembers a read error so that it can be told from a
+// write error after io.Copy.
+type readErrTagger struct {
+	r   io.Reader
+	err *error
+}
+
+func (t readErrTagger) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		*t.err = err
+	}
+	return n, err
+}
+
+// capReader fails with ErrExecTooBig once more than limit bytes were read.
+func capReader(r io.Reader, limit int64) io.Reader { return &capR{r: r, left: limit, limit: limit} }
+
+type capR struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (c *capR) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, fmt.Errorf("%w (%d bytes)", ErrExecTooBig, c.limit)
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n - int(-c.left), fmt.Errorf("%w (%d bytes)", ErrExecTooBig, c.limit)
+	}
+	return n, err
 }
 
 func (p *packet) trns() error {
@@ -314,10 +469,15 @@ func (c *capped) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// maxWindow bounds the memory a zstd frame may ask for: NNCP's encoder
+// uses 8 MiB at most.
+const maxWindow = 64 << 20
+
 // decoder returns the tosser's zstd decoder reset to read r.
 func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
 	if t.zdec == nil {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			return nil, err
 		}

@@ -32,8 +32,10 @@ var (
 	ErrNoFreq        = errors.New("no freq.path configured for the sender: file requests are forbidden")
 	ErrNoHandle      = errors.New("no such exec handle for the sender")
 	ErrBadPath       = errors.New("path escapes its directory")
+	ErrNotRegular    = errors.New("not a regular file")
 	ErrArea          = errors.New("multicast area packets are not supported yet")
 	ErrHandleFailed  = errors.New("exec handle failed")
+	ErrExecTooBig    = errors.New("bigger than the sender's exec-maxsize")
 )
 
 // Options select what a toss does.
@@ -121,7 +123,8 @@ type Tosser struct {
 	Sender *tx.Sender
 	Opts   Options
 
-	zdec *zstd.Decoder // reused for every exec body
+	zdec    *zstd.Decoder   // reused for every exec body
+	cleaned map[string]bool // directories swept of stale temporary files
 }
 
 // Run tosses every inbound packet of every neighbour (or of Opts.Node)
@@ -130,6 +133,7 @@ func (t *Tosser) Run() (failed int, err error) {
 	if t.Cfg.Self == nil {
 		return 0, tx.ErrNoSelf
 	}
+	t.cleaned = nil // each run (toss -cycle) sweeps again
 	ids := make([]node.ID, 0, len(t.Cfg.ByID))
 	if t.Opts.Node != nil {
 		ids = append(ids, *t.Opts.Node)
@@ -166,6 +170,9 @@ func (t *Tosser) RunNode(id node.ID) (failed int, err error) {
 		return failed, err
 	}
 	defer unlock()
+	if !t.Opts.DryRun && !t.cleaned[t.Spool.TmpDir()] {
+		t.cleanStale(t.Spool.TmpDir())
+	}
 	for _, j := range jobs {
 		ev := t.One(j)
 		if ev.Outcome == Failed {
@@ -283,7 +290,13 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 			return fmt.Errorf("seen: %w", err)
 		}
 	}
-	return t.Spool.Remove(j.Node, spool.RX, j.Name)
+	if err := t.Spool.Remove(j.Node, spool.RX, j.Name); err != nil {
+		return err
+	}
+	if p.after != nil {
+		p.after()
+	}
+	return nil
 }
 
 func (t *Tosser) skip(ty wire.Type) bool {
@@ -314,4 +327,7 @@ type packet struct {
 	ph     wire.PlainHeader
 	body   io.Reader
 	ev     *Event
+	// after runs once the packet has left rx/ (removing the marker of a
+	// placed file).
+	after func()
 }

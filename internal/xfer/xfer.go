@@ -14,6 +14,7 @@ import (
 
 	"ferry/internal/node"
 	"ferry/internal/progress"
+	"ferry/internal/safeio"
 	"ferry/internal/spool"
 	"ferry/internal/wire"
 )
@@ -28,6 +29,13 @@ type Options struct {
 	Mkdir   bool // create DIR/NEIGH/SELF for every neighbour (tx)
 	// Report gets one event per packet or directory considered.
 	Report func(*Event)
+	// Known reports whether packets signed by a node can be tossed here
+	// (it is a neighbour). Rx leaves packets from anyone else where they
+	// are. Nil accepts every signer.
+	Known func(node.ID) bool
+	// Verify, when set, checks a packet's header signature (xfer itself
+	// never touches the crypto); Rx leaves packets that fail it.
+	Verify func(h *wire.EncHeader) error
 	// Progress, when set, is asked for a meter for each packet about to be
 	// copied (nil: none); the copy reports its bytes to it.
 	Progress func(ev *Event) progress.Meter
@@ -59,12 +67,17 @@ type Event struct {
 	Skip string
 }
 
+// ErrUnknownSigner: a packet signed by a node that is not a neighbour; no
+// toss could ever take it.
+var ErrUnknownSigner = errors.New("packet signed by an unknown node")
+
 // Rx moves packets addressed to us from dir into our spool's rx/ queues.
 // It returns how many packets failed.
 func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
 		o.MaxNice = 255
 	}
+	s.CleanTmp()
 	ours := filepath.Join(dir, o.Self.String())
 	ents, err := os.ReadDir(ours)
 	if errors.Is(err, os.ErrNotExist) {
@@ -156,6 +169,17 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 	if h.Nice > o.MaxNice {
 		return fmt.Sprintf("niceness %d above %d", h.Nice, o.MaxNice), nil
 	}
+	// Whoever left it in a neighbour's directory, the header names its
+	// signer: the neighbour itself, or the author of a packet it relays.
+	// A packet no toss could take stays where it is.
+	if o.Known != nil && !o.Known(h.Sender) {
+		return "", fmt.Errorf("%w %s (found in %s's directory): left in place", ErrUnknownSigner, h.Sender, ev.Node)
+	}
+	if o.Verify != nil {
+		if err := o.Verify(&h); err != nil {
+			return "", fmt.Errorf("signer %s: %w: left in place", h.Sender, err)
+		}
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
@@ -182,8 +206,9 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 }
 
 // Tx copies our queued packets for each neighbour into
-// dir/NEIGH/SELF/PKT (written as .part, then renamed), removing them from
-// the spool unless Keep.
+// dir/NEIGH/SELF/PKT (written as a temporary file beside it, fsynced,
+// then renamed), removing them from the spool unless Keep. Temporary
+// files a killed Tx left there are removed once stale.
 func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
 		o.MaxNice = 255
@@ -234,6 +259,7 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			report(&Event{XX: spool.TX, Node: id, Err: err})
 			continue
 		}
+		s.CleanTemps(odir) // what a killed Tx left
 		for _, j := range jobs {
 			ev := &Event{XX: spool.TX, Node: id, Dir: odir, Pkt: j.Name, Path: filepath.Join(odir, j.Name), Size: j.Size}
 			if j.Header.Nice > o.MaxNice {
@@ -260,28 +286,19 @@ func txOne(s *spool.Spool, j spool.Job, ev *Event, o Options) (string, error) {
 		return "", err
 	}
 	defer src.Close()
-	part := dst + spool.PartSuffix
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
+	out, err := safeio.Create(dst, safeio.Options{NoSync: s.NoSync, Perm: 0o666})
 	if err != nil {
 		return "", err
 	}
+	defer out.Abort()
+	spool.HoldTemp(out)
 	w, done := o.meter(ev, out)
 	_, err = io.Copy(w, src)
 	done()
-	if err == nil {
-		err = s.Sync(out)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(part, dst)
-	}
 	if err != nil {
-		os.Remove(part)
 		return "", err
 	}
-	if err := s.SyncDir(filepath.Dir(dst)); err != nil {
+	if err := out.Commit(); err != nil {
 		return "", err
 	}
 	if !o.Keep {

@@ -15,6 +15,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/mail/queue"
 	"ferry/internal/spool"
+	"ferry/internal/tempfail"
 	"ferry/internal/tx"
 )
 
@@ -24,7 +25,7 @@ var (
 	ErrNoRoute      = errors.New("no route to the recipient's domain")
 	ErrUnknownUser  = errors.New("no such local user")
 	ErrTooBig       = errors.New("message is larger than the destination accepts")
-	ErrQueueFull    = errors.New("the destination's queue is full")
+	ErrQueueFull    = tempfail.New("the destination's queue is full") // temporary: the queue drains
 	ErrLoop         = errors.New("mail loop")
 )
 

@@ -15,6 +15,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/mail/bsmtp"
 	"ferry/internal/mail/queue"
+	"ferry/internal/owner"
 	"ferry/internal/safeio"
 )
 
@@ -207,6 +208,13 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []strin
 		if err != nil {
 			return nil, err
 		}
+		// The neighbour wrote it: refuse now what delivery would refuse
+		// (a CR, NUL, no domain), rather than queue mail nobody can take.
+		if from != "" && from != "<>" {
+			if err := bsmtp.CheckAddress(from); err != nil {
+				return nil, &PermanentError{fmt.Errorf("rmail: the sender %q in the message: %w", from, err)}
+			}
+		}
 	}
 	env := &bsmtp.Envelope{From: from, To: to}
 	res := &Received{}
@@ -261,7 +269,7 @@ func senderFromMessage(f *os.File) (string, io.Reader, error) {
 // spoolBatch copies in to a file in the queue's tmp/ and returns its path
 // and SHA-256.
 func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
-	f, err := os.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
+	f, err := owner.CreateTemp(filepath.Join(m.Queue.Dir, "tmp"), "batch-*")
 	if err != nil {
 		return "", "", err
 	}
@@ -282,7 +290,7 @@ func (m *MTA) spoolBatch(in io.Reader) (string, string, error) {
 // was wrong, in QUEUE/bad/.
 func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []error) (string, error) {
 	dir := filepath.Join(m.Queue.Dir, "bad")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := owner.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	// Named by the batch's hash: the same batch received again (a toss
@@ -302,6 +310,7 @@ func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []err
 	if err := safeio.WriteFile(dst+".err", note.Bytes(), safeio.Options{NoSync: m.Queue.NoSync}); err != nil {
 		return "", err
 	}
+	owner.Inherit(dst + ".err")
 	return dst, nil
 }
 
@@ -317,6 +326,7 @@ func copyFile(src, dst string, noSync bool) error {
 	if err != nil {
 		return err
 	}
+	owner.File(out.OS())
 	defer out.Abort()
 	if _, err := out.ReadFrom(in); err != nil {
 		return err

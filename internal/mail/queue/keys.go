@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ferry/internal/owner"
 	"ferry/internal/safeio"
 )
 
@@ -126,7 +127,7 @@ type Claim struct {
 // key was handled.
 func (q *Queue) Begin(key string, now time.Time) (*Claim, error) {
 	b := q.keyBucket(key)
-	lf, err := os.OpenFile(strings.TrimSuffix(b, ".log")+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	lf, err := owner.OpenFile(strings.TrimSuffix(b, ".log")+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("mail queue: key index: %w", err)
 	}
@@ -196,7 +197,7 @@ func (q *Queue) appendKey(bucket, line string, durable bool) error {
 	} else if errors.Is(err, os.ErrNotExist) {
 		created = true
 	}
-	f, err := os.OpenFile(bucket, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := owner.OpenFile(bucket, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (q *Queue) Record(e *Entry) error {
 	if fi, err := os.Stat(p); err == nil && fi.Size() > 16<<20 {
 		os.Rename(p, p+".old")
 	}
-	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := owner.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,12 @@ func (q *Queue) journal() []*Entry {
 // durably: what a keyed mbox delivery is about to write, for a retry to
 // check (deliver.Journal).
 func (q *Queue) Intent(key string, rec []byte) error {
-	return safeio.WriteFile(q.path("intent", hashKey(key)), rec, safeio.Options{NoSync: q.NoSync, Dir: q.path("tmp", "")})
+	p := q.path("intent", hashKey(key))
+	if err := safeio.WriteFile(p, rec, safeio.Options{NoSync: q.NoSync, Dir: q.path("tmp", "")}); err != nil {
+		return err
+	}
+	owner.Inherit(p)
+	return nil
 }
 
 // Prior returns what Intent recorded under key.

@@ -36,14 +36,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ferry/internal/owner"
 	"ferry/internal/safeio"
+	"ferry/internal/tempfail"
 )
 
 // Errors of the queue.
 var (
 	ErrNotFound  = errors.New("no such message in the queue")
 	ErrDuplicate = errors.New("message already accepted")
-	ErrLocked    = errors.New("message is being delivered by another process")
+	ErrLocked    = tempfail.New("message is being delivered by another process") // temporary
 )
 
 // Recipient states.
@@ -157,7 +159,7 @@ var subdirs = []string{"msg", "env", "done", "sent", "keys", "intent", "tmp"}
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
 	for _, s := range subdirs {
-		if err := os.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
+		if err := owner.MkdirAll(filepath.Join(dir, s), 0o700); err != nil {
 			return nil, fmt.Errorf("mail queue: %w", err)
 		}
 	}
@@ -195,6 +197,7 @@ func (q *Queue) write(sub, name string, write func(w io.Writer) error, sync bool
 	if err != nil {
 		return err
 	}
+	owner.File(f.OS())
 	defer f.Abort()
 	if err := write(f); err != nil {
 		return err

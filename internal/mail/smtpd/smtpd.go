@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -31,6 +32,19 @@ type Options struct {
 	TmpDir string
 	// Now is the clock of Received headers.
 	Now func() time.Time
+
+	// MaxConn is the most connections Serve handles at once; beyond it a
+	// client is answered "421 4.7.0 too many connections" and closed.
+	// 0: 100. MaxConnPerIP is the most from one client address (0: no
+	// limit but MaxConn).
+	MaxConn, MaxConnPerIP int
+	// GreetingTimeout is how long a client has from connecting to its
+	// HELO/EHLO (0: 30 s); Timeout how long it may then stay silent
+	// (between commands, or within a message; 0: 5 min).
+	GreetingTimeout, Timeout time.Duration
+	// MaxRcpt is the most recipients of one transaction (0: 100); beyond
+	// it: 452 4.5.3.
+	MaxRcpt int
 }
 
 // Server is an SMTP listener in front of an MTA.
@@ -39,6 +53,25 @@ type Server struct {
 	m   *mta.MTA
 	mu  sync.Mutex // the MTA's queue is not built for concurrent submits
 	opt Options
+	ll  atomic.Pointer[limitListener]
+}
+
+// Stats are a server's connection counts since Serve started.
+type Stats struct {
+	Accepted, Refused int64 // handed to a session; answered 421 for the caps
+	Open              int   // open now
+}
+
+// Stats returns the connection counts.
+func (srv *Server) Stats() Stats {
+	ll := srv.ll.Load()
+	if ll == nil {
+		return Stats{}
+	}
+	ll.mu.Lock()
+	open := ll.open
+	ll.mu.Unlock()
+	return Stats{Accepted: ll.accepted.Load(), Refused: ll.refused.Load(), Open: open}
 }
 
 // New returns a server that submits into m.
@@ -49,12 +82,26 @@ func New(m *mta.MTA, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxConn <= 0 {
+		o.MaxConn = 100
+	}
+	if o.GreetingTimeout <= 0 {
+		o.GreetingTimeout = 30 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.MaxRcpt <= 0 {
+		o.MaxRcpt = 100
+	}
 	srv := &Server{m: m, opt: o}
 	s := smtp.NewServer(srv)
 	s.Domain = o.Domain
 	s.MaxMessageBytes = o.MaxMessageBytes
-	s.MaxRecipients = 1000
-	s.ReadTimeout = 10 * time.Minute
+	// Recipients are counted (and duplicates dropped) by the session;
+	// read timeouts are timedConn's.
+	s.MaxRecipients = 0
+	s.ReadTimeout = 0
 	s.WriteTimeout = time.Minute
 	s.EnableSMTPUTF8 = true
 	s.EnableDSN = true
@@ -68,9 +115,13 @@ type nopLog struct{}
 func (nopLog) Printf(string, ...any) {}
 func (nopLog) Println(...any)        {}
 
-// Serve accepts connections on l until Close.
+// Serve accepts connections on l until Close, within the caps and
+// timeouts of Options.
 func (srv *Server) Serve(l net.Listener) error {
-	err := srv.s.Serve(l)
+	ll := &limitListener{Listener: l, max: srv.opt.MaxConn, perIP: srv.opt.MaxConnPerIP,
+		greeting: srv.opt.GreetingTimeout, idle: srv.opt.Timeout, byIP: map[string]int{}}
+	srv.ll.Store(ll)
+	err := srv.s.Serve(ll)
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -83,7 +134,7 @@ func (srv *Server) Close() error { return srv.s.Close() }
 // ServeConn runs one SMTP session on an existing connection (sendmail -bs
 // on stdin and stdout) and returns when it ends.
 func (srv *Server) ServeConn(c net.Conn) error {
-	l := &oneConn{c: c, done: make(chan struct{})}
+	l := &oneConn{c: newCmdFilter(c), done: make(chan struct{})}
 	go func() {
 		<-l.done
 		srv.s.Close()
@@ -101,7 +152,10 @@ func (srv *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if a := c.Conn().RemoteAddr(); a != nil {
 		remote = a.String()
 	}
-	return &session{srv: srv, helo: c.Hostname(), remote: remote}, nil
+	if g, ok := c.Conn().(interface{ markGreeted() }); ok {
+		g.markGreeted()
+	}
+	return &session{srv: srv, helo: headerSafe(c.Hostname()), remote: headerSafe(remote)}, nil
 }
 
 type session struct {
@@ -146,6 +200,13 @@ func (s *session) Rcpt(to string, o *smtp.RcptOptions) error {
 	if s.env == nil {
 		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL first"}
 	}
+	if isPostmaster(to) {
+		// RFC 5321 4.5.1: "postmaster" without a domain must be accepted.
+		to = "postmaster"
+		if pm := s.srv.m.Mail.Postmaster; pm != "" {
+			to = pm
+		}
+	}
 	to = s.srv.m.Qualify(to)
 	if err := bsmtp.CheckAddress(to); err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address"}
@@ -157,6 +218,14 @@ func (s *session) Rcpt(to string, o *smtp.RcptOptions) error {
 			enh = smtp.EnhancedCode{5, 1, 1}
 		}
 		return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: r.Err.Error()}
+	}
+	for _, have := range s.env.To {
+		if sameMailbox(have, to) {
+			return nil // given twice: delivered once
+		}
+	}
+	if len(s.env.To) >= s.srv.opt.MaxRcpt {
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "too many recipients"}
 	}
 	var ps []bsmtp.Param
 	if o != nil {
@@ -211,6 +280,47 @@ func (s *session) Data(r io.Reader) error {
 		return tempErr(err)
 	}
 	return nil
+}
+
+// isPostmaster reports whether a RCPT address is the unqualified
+// postmaster (as cmdFilter hands it on).
+func isPostmaster(to string) bool {
+	local, domain, ok := strings.Cut(to, "@")
+	return ok && domain == postmasterDomain && strings.EqualFold(local, "postmaster")
+}
+
+// headerSafe makes a client's word (its HELO name) fit for a header
+// comment: at most 255 bytes, and printable ASCII without parentheses,
+// backslashes or spaces; anything else (CR, LF, NUL, controls, 8-bit)
+// becomes '?'. "" becomes "unknown".
+func headerSafe(s string) string {
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c >= 0x7f || c == '(' || c == ')' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// sameMailbox compares two addresses, the domain without regard to case
+// (the local part is the receiving system's: case is kept).
+func sameMailbox(a, b string) bool {
+	split := func(s string) (string, string) {
+		if i := strings.LastIndexByte(s, '@'); i >= 0 {
+			return s[:i], s[i+1:]
+		}
+		return s, ""
+	}
+	la, da := split(a)
+	lb, db := split(b)
+	return la == lb && strings.EqualFold(da, db)
 }
 
 func tempErr(err error) error {

@@ -20,10 +20,20 @@ import (
 // and whose local user alice has a Maildir.
 func newMTA(t testing.TB) (*mta.MTA, *testnet.Net) {
 	t.Helper()
+	return newMTAWith(t, nil)
+}
+
+// newMTAWith is newMTA with more keys in the mail section.
+func newMTAWith(t testing.TB, extra map[string]any) (*mta.MTA, *testnet.Net) {
+	t.Helper()
 	net := testnet.New(t, "a", "b")
 	a := net.Nodes["a"]
-	a.Cfg.Mail = &config.Mail{Raw: map[string]any{"domain": "a.example", "smarthost": "b",
-		"users": map[string]any{"alice": "maildir:" + filepath.Join(a.Dir, "Maildir")}}}
+	raw := map[string]any{"domain": "a.example", "smarthost": "b",
+		"users": map[string]any{"alice": "maildir:" + filepath.Join(a.Dir, "Maildir")}}
+	for k, v := range extra {
+		raw[k] = v
+	}
+	a.Cfg.Mail = &config.Mail{Raw: raw}
 	net.Write(t)
 	cfg, err := config.Load(a.CfgPath)
 	if err != nil {

@@ -123,6 +123,13 @@ func ParseCommand(name string, args []string) (*Invocation, error) {
 // silently become an address otherwise); put "--" before addresses that
 // start with "-".
 func ParseArgs(args []string) (*Invocation, error) {
+	inv, _, err := parseArgs(args)
+	return inv, err
+}
+
+// parseArgs is ParseArgs that also says how many of args were options
+// (and their values, and a "--").
+func parseArgs(args []string) (*Invocation, int, error) {
 	inv := &Invocation{Mode: ModeDeliver}
 	i, dashdash := 0, false
 	for ; i < len(args); i++ {
@@ -132,7 +139,7 @@ func ParseArgs(args []string) (*Invocation, error) {
 			break
 		}
 		if a == "-" {
-			return nil, fmt.Errorf("%w: a lone \"-\" is neither an option nor an address", ErrUsage)
+			return nil, 0, fmt.Errorf("%w: a lone \"-\" is neither an option nor an address", ErrUsage)
 		}
 		if !strings.HasPrefix(a, "-") {
 			break
@@ -146,7 +153,7 @@ func ParseArgs(args []string) (*Invocation, error) {
 			continue
 		}
 		if strings.HasPrefix(a, "--") {
-			return nil, fmt.Errorf("%w: unknown option %s", ErrUsage, a)
+			return nil, 0, fmt.Errorf("%w: unknown option %s", ErrUsage, a)
 		}
 		for j := 1; j < len(a); j++ {
 			c := a[j]
@@ -155,14 +162,14 @@ func ParseArgs(args []string) (*Invocation, error) {
 				inv.flag(c)
 			case strings.IndexByte(optionalLetters, c) >= 0:
 				if err := inv.option(c, a[j+1:]); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 				j = len(a)
 			case strings.IndexByte(valueLetters, c) >= 0:
 				val := a[j+1:]
 				if val == "" || c == 'o' && oNextArg[val] {
 					if i+1 >= len(args) {
-						return nil, fmt.Errorf("%w: option %s needs a value", ErrUsage, a)
+						return nil, 0, fmt.Errorf("%w: option %s needs a value", ErrUsage, a)
 					}
 					i++
 					if c == 'o' && val != "" {
@@ -173,37 +180,38 @@ func ParseArgs(args []string) (*Invocation, error) {
 					val = args[i]
 				}
 				if err := inv.option(c, val); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 				j = len(a)
 			default:
-				return nil, fmt.Errorf("%w: unknown option -%c (in %q)", ErrUsage, c, a)
+				return nil, 0, fmt.Errorf("%w: unknown option -%c (in %q)", ErrUsage, c, a)
 			}
 		}
 	}
+	optEnd := i
 	for ; i < len(args); i++ {
 		a := args[i]
 		if strings.HasPrefix(a, "-") && !dashdash {
-			return nil, fmt.Errorf("%w: option %s after the recipient %s (options go first; use -- before addresses starting with -)", ErrUsage, a, inv.Recipients[len(inv.Recipients)-1])
+			return nil, 0, fmt.Errorf("%w: option %s after the recipient %s (options go first; use -- before addresses starting with -)", ErrUsage, a, inv.Recipients[len(inv.Recipients)-1])
 		}
 		list, err := parseAddressList(a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: recipient %q: %w", ErrUsage, a, err)
+			return nil, 0, fmt.Errorf("%w: recipient %q: %w", ErrUsage, a, err)
 		}
 		if len(list) == 0 {
-			return nil, fmt.Errorf("%w: recipient argument %q holds no address", ErrUsage, a)
+			return nil, 0, fmt.Errorf("%w: recipient argument %q holds no address", ErrUsage, a)
 		}
 		for _, r := range list {
 			if err := checkAddress(r); err != nil {
-				return nil, fmt.Errorf("%w: recipient: %w", ErrUsage, err)
+				return nil, 0, fmt.Errorf("%w: recipient: %w", ErrUsage, err)
 			}
 		}
 		inv.Recipients = append(inv.Recipients, list...)
 	}
 	if inv.Mode == ModeDeliver && !inv.ExtractRecipients && len(inv.Recipients) == 0 {
-		return nil, fmt.Errorf("%w: no recipients: give addresses as arguments, or -t to read them from the message", ErrUsage)
+		return nil, 0, fmt.Errorf("%w: no recipients: give addresses as arguments, or -t to read them from the message", ErrUsage)
 	}
-	return inv, nil
+	return inv, optEnd, nil
 }
 
 func (inv *Invocation) flag(c byte) {
