@@ -51,6 +51,9 @@ func TestInDoubtRetry(t *testing.T) {
 	if n := len(maildirFiles(t, filepath.Join(net.Nodes["hub"].Dir, "Maildir-alice"))); n != 1 {
 		t.Errorf("alice has %d copies, want 1", n)
 	}
+	if hist, _ := hub.Queue.History(); len(hist) != 1 {
+		t.Errorf("%d history entries, want 1 (mailq -all shows the message once)", len(hist))
+	}
 	if n := len(net.Nodes["hub"].TxPackets(t, net.Nodes["far"])); n != 2 {
 		t.Fatalf("%d packets for far, want 2 (the retry sends again)", n)
 	}

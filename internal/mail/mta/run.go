@@ -104,6 +104,9 @@ func (m *MTA) handle(e *queue.Entry, open opener, o handleOptions) error {
 		return nil
 	}
 	e.Finished = now
+	if o.Retry && m.Queue.Recorded(e.ID) {
+		return nil // recorded by the attempt that was cut short
+	}
 	return m.Queue.Record(e)
 }
 

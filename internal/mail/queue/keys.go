@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -242,6 +243,19 @@ func (q *Queue) Record(e *Entry) error {
 		err = cerr
 	}
 	return err
+}
+
+// Recorded reports whether the history journal has an entry with this id
+// (a retry of a transaction cut short after its record).
+func (q *Queue) Recorded(id string) bool {
+	p := filepath.Join(q.Dir, "history.log")
+	want := []byte(`"id":"` + id + `"`)
+	for _, f := range []string{p, p + ".old"} {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // journal reads the history journal (older generation first).
