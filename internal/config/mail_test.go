@@ -28,6 +28,7 @@ func TestMailSection(t *testing.T) {
     relay: {addr: "smtp.example.com", username: "u", password-file: "/etc/pw"}
     limits: {hub: {maxsize: "10 MiB", maxqueue: 104857600}}
     retry: {interval: "10m", giveup: "2d"}
+    max-rcpt: 20
   }`)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,9 @@ func TestMailSection(t *testing.T) {
 	}
 	if m.RetryInterval != 10*time.Minute || m.GiveUp != 48*time.Hour {
 		t.Errorf("retry %v %v", m.RetryInterval, m.GiveUp)
+	}
+	if m.MaxRcpt != 20 {
+		t.Errorf("max-rcpt %d", m.MaxRcpt)
 	}
 }
 

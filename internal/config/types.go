@@ -177,7 +177,8 @@ type Mail struct {
 	// Listen is ferry smtpd's address (default 127.0.0.1:2525).
 	Listen string
 	// MaxRcpt is the most recipients of one SMTP transaction ("max-rcpt",
-	// default 100); 0 in the file means the default.
+	// default 100); 0 in the file means the default. It caps received
+	// BSMTP transactions too: rsmtp bounces the recipients beyond it.
 	MaxRcpt int
 	// SMTPD holds ferry smtpd's limits (the "smtpd" subsection).
 	SMTPD SMTPDLimits

@@ -37,6 +37,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"ferry/internal/mail/bsmtp"
 )
@@ -56,6 +57,32 @@ type Message struct {
 	Size int64
 	// ID is the queue id, for logs, MESSAGE_ID of pipes and Received lines.
 	ID string
+	// Key, when set, names this delivery for good: delivering the same
+	// message again with the same Key (a retry after a crash) makes the
+	// same Maildir file name, so that it can be found.
+	Key string
+	// Retry says that an earlier attempt with this Key may have
+	// completed: Maildir looks for that copy (in new/ or cur/) and reports
+	// it delivered instead of writing another; Mbox checks the copy its
+	// Journal says an earlier attempt wrote. Pipe and SMTP cannot tell
+	// (docs/mail.md says what a crash can do there).
+	Retry bool
+	// Time is when the first attempt began (the seconds of a keyed
+	// Maildir name, the date of a keyed mbox From_ line); zero means now.
+	Time time.Time
+	// Journal, with Key, makes mbox deliveries happen once: where a copy
+	// goes is recorded before its first byte is written, and a Retry
+	// checks the bytes there.
+	Journal Journal
+}
+
+// Journal keeps small records durably for keyed deliveries (the mail
+// queue does).
+type Journal interface {
+	// Intent records rec under key, durably, before it returns.
+	Intent(key string, rec []byte) error
+	// Prior returns what Intent last recorded under key.
+	Prior(key string) ([]byte, bool)
 }
 
 // Result is the outcome for one recipient.

@@ -2,10 +2,11 @@ package deliver
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"ferry/internal/safeio"
 )
 
 // fileError classifies a failure of the local file system. Everything is
@@ -21,22 +22,6 @@ func fileError(what string, err error) *Error {
 		return newError(552, "5.2.3", err, "%s: %v", what, err)
 	}
 	return newError(451, "4.3.0", err, "%s: %v", what, err)
-}
-
-// syncDir makes the entries of directory dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // mkdirDurable creates dir and its missing parents with mode perm, and
@@ -61,5 +46,5 @@ func mkdirDurable(dir string, perm os.FileMode) error {
 		}
 		return err
 	}
-	return syncDir(parent)
+	return safeio.SyncDir(parent)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var maildirName = regexp.MustCompile(`^\d+\.M\d+P\d+R[0-9a-f]{16}\.host\\057x\\072y,S=(\d+)$`)
@@ -192,5 +193,55 @@ func TestMaildirLarge(t *testing.T) {
 	head := int64(len("Return-Path: <big@sat.example>\nDelivered-To: b@hub.example\n"))
 	if fi.Size() != size+head {
 		t.Errorf("file has %d bytes, want %d", fi.Size(), size+head)
+	}
+}
+
+// TestMaildirKeyed: a message with a Key gets a name derived from it; the
+// same delivery again finds it, in new/ or, moved there by a reader, in
+// cur/ with flags, and writes no second copy. Another recipient or key is
+// another file.
+func TestMaildirKeyed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Maildir")
+	md := Maildir{Path: dir, Create: true, Hostname: "host"}
+	msg := bytesMessage("alice@sat.example", "Subject: x\n\nhello\n")
+	msg.Key, msg.Time = "K-ABC", time.Unix(1700000000, 0)
+	if res := one(t, md, msg, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	news := maildirFiles(t, dir, "new")
+	if len(news) != 1 || !strings.HasPrefix(news[0], "1700000000.K") || !strings.Contains(news[0], ".host,S=") {
+		t.Fatalf("new/ %v", news)
+	}
+	// Again, without and with Retry: the same name is there already.
+	for _, retry := range []bool{false, true} {
+		msg.Retry = retry
+		if res := one(t, md, msg, "bob@hub.example"); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if n := maildirFiles(t, dir, "new"); len(n) != 1 {
+			t.Fatalf("retry %v: new/ %v", retry, n)
+		}
+	}
+	// The reader moved it to cur/ and marked it seen.
+	if err := os.Rename(filepath.Join(dir, "new", news[0]), filepath.Join(dir, "cur", news[0]+":2,S")); err != nil {
+		t.Fatal(err)
+	}
+	msg.Retry, msg.Time = true, time.Unix(1700000999, 0)
+	res := one(t, md, msg, "bob@hub.example")
+	if res.Err != nil || !strings.Contains(res.Info, "delivered before") {
+		t.Fatalf("%+v", res)
+	}
+	if n := maildirFiles(t, dir, "new"); len(n) != 0 {
+		t.Fatalf("a second copy: new/ %v", n)
+	}
+	if res := one(t, md, msg, "carol@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	msg.Key = "K-DEF"
+	if res := one(t, md, msg, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if n := maildirFiles(t, dir, "new"); len(n) != 2 || len(maildirFiles(t, dir, "tmp")) != 0 {
+		t.Fatalf("new/ %v, tmp/ %v", n, maildirFiles(t, dir, "tmp"))
 	}
 }

@@ -2,7 +2,9 @@ package deliver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ferry/internal/safeio"
 )
 
 // Mbox appends to an mbox file in the mboxrd format: a "From sender date"
@@ -103,17 +107,169 @@ func (m Mbox) deliverOne(ctx context.Context, msg *Message, rcpt string) *Error 
 		return fileError("mbox "+m.Path, err)
 	}
 	old := fi.Size()
+	var slot *mboxIntent
+	if msg.Key != "" && msg.Journal != nil {
+		var derr *Error
+		if slot, old, derr = m.journal(ctx, f, old, msg, rcpt); derr != nil {
+			return derr
+		}
+		if slot == nil {
+			return nil // delivered by an earlier attempt
+		}
+	}
 	if derr := m.append(ctx, f, old, msg, rcpt); derr != nil {
 		m.truncate(f, old)
 		return derr
 	}
 	if created {
-		if err := syncDir(filepath.Dir(m.Path)); err != nil {
+		if err := safeio.SyncDir(filepath.Dir(m.Path)); err != nil {
 			m.truncate(f, old)
 			return fileError("mbox", err)
 		}
 	}
+	if slot != nil {
+		// Whole and fsynced: the next delivery need not check it (a mark
+		// lost in a crash only makes it check).
+		slot.Done = true
+		rec, _ := json.Marshal(slot)
+		msg.Journal.Intent(slotKey(m.Path), rec)
+	}
 	return nil
+}
+
+// slotKey names the journal record of the last delivery into an mbox.
+func slotKey(path string) string { return "mbox\x00" + path }
+
+// journal does, under the locks, what makes a keyed delivery happen once.
+// The last delivery into this mbox, if the record says it never
+// finished and the file ends inside the bytes it meant to write, was
+// killed while it wrote: its piece is cut off. A retry looks for its own
+// earlier copy (prior). Then where this copy goes, and its length, are
+// recorded durably before its first byte. It returns the record (nil
+// when the copy is there already) and the offset to write at.
+func (m Mbox) journal(ctx context.Context, f *os.File, size int64, msg *Message, rcpt string) (*mboxIntent, int64, *Error) {
+	jkey := msg.Key + "\x00" + rcpt
+	if b, ok := msg.Journal.Prior(slotKey(m.Path)); ok {
+		var last mboxIntent
+		if json.Unmarshal(b, &last) == nil && !last.Done && last.Path == m.Path &&
+			last.Offset < size && size < last.Offset+last.Length && startsCopy(f, last.Offset) {
+			if err := f.Truncate(last.Offset); err != nil {
+				return nil, size, fileError("mbox "+m.Path+": truncating a copy cut short", err)
+			}
+			size = last.Offset
+		}
+	}
+	if msg.Retry {
+		done, at, derr := m.prior(ctx, f, size, msg, rcpt, jkey)
+		if derr != nil || done {
+			return nil, size, derr
+		}
+		size = at
+	}
+	var cnt countWriter
+	w := bufio.NewWriterSize(&cnt, 64<<10)
+	if derr := m.render(ctx, w, f, size, msg, rcpt); derr != nil {
+		return nil, size, derr
+	}
+	w.Flush()
+	rec := &mboxIntent{Path: m.Path, Offset: size, Length: cnt.n}
+	b, _ := json.Marshal(rec)
+	for _, k := range []string{jkey, slotKey(m.Path)} {
+		if err := msg.Journal.Intent(k, b); err != nil {
+			return nil, size, fileError("mbox "+m.Path+": recording the delivery", err)
+		}
+	}
+	return rec, size, nil
+}
+
+// startsCopy reports whether the bytes at off look like the start of
+// what an append writes: up to two newlines, then "From " (or the end of
+// the file within them).
+func startsCopy(f *os.File, off int64) bool {
+	var b [7]byte
+	n, _ := f.ReadAt(b[:], off)
+	p := b[:n]
+	for range 2 {
+		if len(p) > 0 && p[0] == '\n' {
+			p = p[1:]
+		}
+	}
+	return bytes.HasPrefix([]byte("From "), p) || bytes.HasPrefix(p, []byte("From "))
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// mboxIntent is what a keyed mbox delivery records before it writes.
+type mboxIntent struct {
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Done   bool   `json:"done,omitempty"`
+}
+
+// prior looks, under the locks, for the copy an earlier attempt with the
+// same key may have appended at the offset it recorded: the bytes there
+// are compared with what this attempt would write. It reports done when
+// they are all there. A copy cut short at the very end of the file (the
+// attempt was killed while it wrote) is cut off, and at is where this
+// attempt writes instead; otherwise at is size.
+func (m Mbox) prior(ctx context.Context, f *os.File, size int64, msg *Message, rcpt, jkey string) (done bool, at int64, derr *Error) {
+	b, ok := msg.Journal.Prior(jkey)
+	var in mboxIntent
+	if !ok || json.Unmarshal(b, &in) != nil || in.Path != m.Path || in.Offset < 0 || in.Offset > size {
+		return false, size, nil
+	}
+	cmp := &compareWriter{r: io.NewSectionReader(f, in.Offset, size-in.Offset)}
+	w := bufio.NewWriterSize(cmp, 64<<10)
+	if derr := m.render(ctx, w, f, in.Offset, msg, rcpt); derr != nil {
+		return false, size, derr
+	}
+	w.Flush()
+	switch {
+	case !cmp.differ:
+		return true, size, nil // the whole copy is there
+	case in.Offset+cmp.same == size:
+		// Cut short at the end: nothing was appended after it.
+		if err := f.Truncate(in.Offset); err != nil {
+			return false, size, fileError("mbox "+m.Path+": truncating a copy cut short", err)
+		}
+		return false, in.Offset, nil
+	}
+	return false, size, nil
+}
+
+// compareWriter compares what is written with r's bytes, counting the
+// bytes that match before the first difference.
+type compareWriter struct {
+	r      io.Reader
+	same   int64
+	differ bool
+	buf    []byte
+}
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	if c.differ {
+		return len(p), nil
+	}
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	got := c.buf[:len(p)]
+	n, _ := io.ReadFull(c.r, got)
+	for i := 0; i < n; i++ {
+		if got[i] != p[i] {
+			c.same += int64(i)
+			c.differ = true
+			return len(p), nil
+		}
+	}
+	c.same += int64(n)
+	if n < len(p) {
+		c.differ = true
+	}
+	return len(p), nil
 }
 
 // truncate takes the file back to its old size after a failure. A file
@@ -167,8 +323,24 @@ func (m Mbox) open() (f *os.File, created bool, err error) {
 // append writes the message at the end of f, whose size is old, and
 // fsyncs it.
 func (m Mbox) append(ctx context.Context, f *os.File, old int64, msg *Message, rcpt string) *Error {
-	writeErr := func(err error) *Error { return fileError("mbox "+m.Path+": writing", err) }
 	w := bufio.NewWriterSize(f, 64<<10)
+	if derr := m.render(ctx, w, f, old, msg, rcpt); derr != nil {
+		return derr
+	}
+	if err := w.Flush(); err != nil {
+		return fileError("mbox "+m.Path+": writing", err)
+	}
+	if err := safeio.Sync(f); err != nil {
+		return fileError("mbox "+m.Path+": fsync", err)
+	}
+	return nil
+}
+
+// render writes to w what delivering msg to rcpt appends to a file of
+// size old whose bytes f holds: the separation from the previous message,
+// the From_ line, the trace headers, the quoted message and its end.
+func (m Mbox) render(ctx context.Context, w *bufio.Writer, f io.ReaderAt, old int64, msg *Message, rcpt string) *Error {
+	writeErr := func(err error) *Error { return fileError("mbox "+m.Path+": writing", err) }
 	if old > 0 {
 		var tail [2]byte
 		k := int64(min(old, 2))
@@ -185,6 +357,9 @@ func (m Mbox) append(ctx context.Context, f *os.File, old int64, msg *Message, r
 	now := time.Now
 	if m.Now != nil {
 		now = m.Now
+	}
+	if msg.Key != "" && !msg.Time.IsZero() {
+		now = func() time.Time { return msg.Time } // the same line on a retry
 	}
 	w.WriteString(fromLine(msg.From, now()))
 
@@ -212,12 +387,6 @@ func (m Mbox) append(ctx context.Context, f *os.File, old int64, msg *Message, r
 		w.WriteByte('\n')
 	}
 	w.WriteByte('\n')
-	if err := w.Flush(); err != nil {
-		return writeErr(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fileError("mbox "+m.Path+": fsync", err)
-	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,6 +174,17 @@ func TestMboxDotlock(t *testing.T) {
 	}
 	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dotlock left: %v", err)
+	}
+
+	// A fresh one whose holder no longer runs (killed while it
+	// delivered): removed at once, not after StaleLock.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(lock, []byte(strconv.Itoa(dead.Process.Pid)+"\n"), 0o644)
+	if res := one(t, Mbox{Path: path, LockTimeout: 5 * time.Second}, bytesMessage("", "y\n"), "b@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
 	}
 }
 
@@ -368,4 +381,80 @@ func FuzzMboxrd(f *testing.F) {
 			t.Fatalf("endsNL %v for %q", endsNL, body)
 		}
 	})
+}
+
+// memJournal is a deliver.Journal in memory.
+type memJournal map[string][]byte
+
+func (j memJournal) Intent(key string, rec []byte) error { j[key] = rec; return nil }
+func (j memJournal) Prior(key string) ([]byte, bool)     { b, ok := j[key]; return b, ok }
+
+// TestMboxKeyed: a keyed delivery records where it writes; the same
+// delivery retried finds its whole copy and appends nothing, and finds a
+// copy cut short at the end of the file (a kill while it wrote), cuts it
+// off and writes it whole: the file ends up as if the first attempt had
+// finished.
+func TestMboxKeyed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	mb := Mbox{Path: path, Now: fixedNow}
+	j := memJournal{}
+	first := bytesMessage("a@sat.example", "Subject: one\n\nfirst\nFrom here\n")
+	first.Key, first.Time, first.Journal = "K-1", time.Unix(1700000000, 0), j
+	if res := one(t, mb, first, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	whole, _ := os.ReadFile(path)
+	first.Retry = true
+	if res := one(t, mb, first, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, whole) {
+		t.Fatalf("retry appended a second copy:\n%s", b)
+	}
+	second := bytesMessage("a@sat.example", "Subject: two\n\nsecond\n")
+	second.Key, second.Time, second.Journal = "K-2", time.Unix(1700000100, 0), j
+	if res := one(t, mb, second, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	both, _ := os.ReadFile(path)
+	for cut := len(whole) + 1; cut < len(both); cut += 7 {
+		if err := os.Truncate(path, int64(cut)); err != nil {
+			t.Fatal(err)
+		}
+		second.Retry = true
+		if res := one(t, mb, second, "bob@hub.example"); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, both) {
+			t.Fatalf("cut at %d: after the retry\n%q\nwant\n%q", cut, b, both)
+		}
+	}
+	// The first delivery retried now, with another message after it:
+	// still there, nothing appended.
+	if res := one(t, mb, first, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, both) {
+		t.Fatal("a retry appended a copy that was there")
+	}
+
+	// The second copy cut short, and another message delivered before
+	// the retry: the piece is cut off first, nothing half-written stays.
+	if err := os.Truncate(path, int64(len(whole)+20)); err != nil {
+		t.Fatal(err)
+	}
+	j[slotKey(path)] = []byte(fmt.Sprintf(`{"path":%q,"offset":%d,"length":%d}`, path, len(whole), len(both)-len(whole)))
+	third := bytesMessage("a@sat.example", "Subject: three\n\nthird\n")
+	third.Key, third.Time, third.Journal = "K-3", time.Unix(1700000200, 0), j
+	if res := one(t, mb, third, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := one(t, mb, second, "bob@hub.example"); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte("\nFrom a@sat.example ")) + 1; n != 3 || bytes.Count(b, []byte("second\n")) != 1 ||
+		bytes.Count(b, []byte("Subject: two")) != 1 || !bytes.HasPrefix(b, whole) {
+		t.Fatalf("after a cut copy and another delivery:\n%s", b)
+	}
 }

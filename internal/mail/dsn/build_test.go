@@ -340,3 +340,32 @@ func TestFold(t *testing.T) {
 		t.Errorf("folded a value without spaces: %q", fold(nospace))
 	}
 }
+
+// TestBuildQuotedLocalPart: recipients and senders with a quoted local
+// part (RFC 5321 Quoted-string: spaces, "@", ",") bounce, and the report
+// parses back to the same addresses. Issue 6: they failed with "invalid
+// dsn options" while mailq said bounced.
+func TestBuildQuotedLocalPart(t *testing.T) {
+	for _, addr := range []string{`"a b"@example.com`, `"x@y"@example.com`, `"c,d"@example.com`, `"e\"f"@example.com`} {
+		t.Run(addr, func(t *testing.T) {
+			o := baseOptions()
+			o.Recipients[0].Final = addr
+			o.Recipients[0].Original = ""
+			o.Sender = addr
+			b, err := Build(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := ParseDSN(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Recipients[0].Final; got != addr {
+				t.Errorf("Final-Recipient parsed back as %q, want %q\n%s", got, addr, b)
+			}
+			if !bytes.Contains(b, []byte("\nTo: "+addr+"\n")) {
+				t.Errorf("no To: %s in\n%s", addr, b)
+			}
+		})
+	}
+}

@@ -197,7 +197,7 @@ func (o *Options) check() error {
 		default:
 			return bad("recipient %q: unknown action %q", r.Final, r.Action)
 		}
-		if r.Final == "" || hasControl(r.Final) || strings.ContainsAny(r.Final, " ,") {
+		if !validFinal(r.Final) {
 			return bad("bad final recipient %q", r.Final)
 		}
 		if !validStatus(r.Status) {
@@ -205,6 +205,17 @@ func (o *Options) check() error {
 		}
 	}
 	return nil
+}
+
+// validFinal accepts a final recipient: an RFC 5321 mailbox (a quoted
+// local part may hold spaces, commas and "@"), or, for what is not one
+// (an address a neighbour sent us that we could not route), any single
+// word of printable characters.
+func validFinal(s string) bool {
+	if s == "" || hasControl(s) {
+		return false
+	}
+	return bsmtp.CheckAddress(s) == nil || !strings.ContainsAny(s, " ,\"")
 }
 
 // validStatus accepts an RFC 3463 status code: class 2, 4 or 5, subject

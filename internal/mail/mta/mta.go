@@ -142,10 +142,11 @@ func (r Route) Via() string {
 // that neighbour; anything else to the SMTP relay, or failing that to the
 // smarthost neighbour.
 func (m *MTA) Route(rcpt string) Route {
-	local, domain, ok := strings.Cut(rcpt, "@")
-	if !ok {
-		local, domain = rcpt, m.Domain()
+	local, domain := rcpt, m.Domain()
+	if at := strings.LastIndexByte(rcpt, '@'); at >= 0 {
+		local, domain = rcpt[:at], rcpt[at+1:] // "x@y"@domain: the last @
 	}
+	local = unquoteLocal(local)
 	domain = strings.ToLower(domain)
 	if m.isLocal(domain) {
 		return m.localRoute(local, rcpt)
@@ -199,6 +200,23 @@ func (m *MTA) matchRoute(domain string) (string, bool) {
 			return n, true
 		}
 	}
+}
+
+// unquoteLocal turns a quoted local part ("alice", "a\"b") into what it
+// stands for, so that "alice"@domain is alice; anything else is returned
+// as it is.
+func unquoteLocal(s string) string {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return s
+	}
+	var b strings.Builder
+	for i := 1; i < len(s)-1; i++ {
+		if s[i] == '\\' && i+1 < len(s)-1 {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // safeLocal is what a local part may be to be put in a path or command.

@@ -34,7 +34,7 @@ func (e *events) count(what string) int {
 
 // setup makes sat, hub and far; hub delivers hub.example locally and
 // routes far.example to far; sat sends everything to hub.
-func setup(t *testing.T) (*testnet.Net, map[string]*MTA, map[string]*events) {
+func setup(t testing.TB) (*testnet.Net, map[string]*MTA, map[string]*events) {
 	t.Helper()
 	net := testnet.New(t, "sat", "hub", "far")
 	md := func(nd *testnet.Node) string { return filepath.Join(nd.Dir, "Maildir-%u") }
@@ -81,6 +81,8 @@ func TestRoute(t *testing.T) {
 	for rcpt, want := range map[string]string{
 		"alice@hub.example":     "maildir:",
 		"Alice+tag@HUB.example": "maildir:",
+		`"alice"@hub.example`:   "maildir:",
+		`"x@y"@hub.example`:     "none",
 		"bob":                   "maildir:",
 		"carol@hub.example":     "none",
 		"x@far.example":         "nncp:far",

@@ -16,6 +16,7 @@ import (
 	"ferry/internal/mail/bsmtp"
 	"ferry/internal/mail/queue"
 	"ferry/internal/owner"
+	"ferry/internal/safeio"
 )
 
 // ReceiveOptions tune a reception.
@@ -36,20 +37,22 @@ type Received struct {
 }
 
 // ReceiveBSMTP takes a BSMTP batch from neighbour origin (the rsmtp
-// handle's stdin). The batch is first stored whole and fsynced, then each
-// transaction is accepted into the mail queue under an id derived from
-// the batch and its position, so that a batch tossed again (after a crash
-// or a partial failure) accepts nothing twice. Malformed transactions do
-// not stop the others: the whole batch is kept in QUEUE/bad/ with a note
-// of what was wrong, for the postmaster. Only when everything is either
-// queued or kept does it return nil, and the handle exits 0.
+// handle's stdin). The batch is first copied to a temporary file, then
+// each transaction is accepted under a key of its own: the origin, its
+// position in the batch and a hash of its envelope and message, nothing
+// of the rest of the batch. A batch tossed again (after a crash, a
+// partial failure, or a tosser killed while it streamed the batch, which
+// cuts it short) finds the keys of what it delivered before and delivers
+// nothing twice. Malformed transactions do not stop the others: the whole
+// batch is kept in QUEUE/bad/ with a note of what was wrong, for the
+// postmaster. Only when everything is either delivered, queued or kept
+// does it return nil, and the handle exits 0.
 func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour, o ReceiveOptions) (*Received, error) {
 	batch, sum, err := m.spoolBatch(in)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(batch)
-	key := origin.ID.String() + ":" + sum
 	f, err := os.Open(batch)
 	if err != nil {
 		return nil, err
@@ -69,7 +72,7 @@ func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour, o ReceiveOpti
 			}
 			continue
 		}
-		if err := m.acceptOne(env, body, origin, fmt.Sprintf("%s:%d", key, i), o, res); err != nil {
+		if err := m.acceptOne(env, body, origin, fmt.Sprintf("%s:%d", origin.ID, i), o, res); err != nil {
 			var be *bsmtp.Error
 			if errors.As(err, &be) {
 				res.BadErrs = append(res.BadErrs, err)
@@ -89,35 +92,63 @@ func (m *MTA) ReceiveBSMTP(in io.Reader, origin *config.Neighbour, o ReceiveOpti
 	return res, nil
 }
 
-// acceptOne takes one transaction of a batch: its body is staged whole
-// (so a truncated DATA is never acted on), a Received header put in
-// front; it is delivered now, what cannot be delivered yet goes into the
-// queue, and the key is marked so that the same batch tossed again skips
-// it. Nothing here is fsynced but deliveries and queue entries: until the
-// handle exits 0, NNCP keeps the packet.
-func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neighbour, key string, o ReceiveOptions, res *Received) error {
-	id := queue.KeyID(key)
-	rcvd := m.receivedHeader(origin, id, env.To)
-	st, err := newStage(filepath.Join(m.Queue.Dir, "tmp"), io.MultiReader(strings.NewReader(rcvd), body))
+// transactionKey is the dedup key of one received transaction: prefix
+// (origin and position), then a hash of the envelope and of the message
+// as it came (sum).
+func transactionKey(prefix string, env *bsmtp.Envelope, sum []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", env.From, len(env.To))
+	for _, t := range env.To {
+		fmt.Fprintf(h, "%s\x00", t)
+	}
+	fmt.Fprintf(h, "%v\x00%v\x00", env.Params, env.RcptParams)
+	h.Write(sum)
+	return prefix + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+// acceptOne takes one transaction of a batch: its message is staged
+// whole (so a truncated DATA is never acted on) and its key claimed. A
+// key already done is a duplicate. A new key's intent is recorded
+// durably before anything is delivered; a key in doubt (an earlier
+// attempt was killed) is retried with the first attempt's time, and the
+// deliveries look for what that attempt made visible. The message, with
+// a Received header put in front, is delivered now; what cannot be
+// delivered yet goes into the queue; then the key is marked done.
+func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neighbour, prefix string, o ReceiveOptions, res *Received) error {
+	st, err := newStage(filepath.Join(m.Queue.Dir, "tmp"), body)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	if m.Queue.Handled(key) {
-		res.Duplicates++
-		m.Log.Mail(&Event{What: "duplicate", ID: id, From: env.From, Rcpts: env.To})
-		return nil
+	key := transactionKey(prefix, env, st.sum)
+	id := queue.KeyID(key)
+	claim, err := m.Queue.Begin(key, m.Now())
+	if err != nil {
+		return err
 	}
-	if _, err := m.Queue.Get(id); err == nil {
-		res.Duplicates++ // queued by an earlier toss of this batch
+	defer claim.Release()
+	if claim.State == queue.KeyDone || m.Queue.Known(id) {
+		res.Duplicates++ // delivered, or queued, by an earlier toss of this batch
 		m.Log.Mail(&Event{What: "duplicate", ID: id, From: env.From, Rcpts: env.To})
-		return nil
+		return claim.Done()
 	}
-	if hops := st.countReceived(); hops > maxHops {
+	if hops := st.countReceived() + 1; hops > maxHops {
 		res.BadErrs = append(res.BadErrs, fmt.Errorf("%w: %d Received headers (from <%s>)", ErrLoop, hops, env.From))
-		return nil
+		return claim.Done()
 	}
-	msg := &Message{Env: env, Size: st.size, Open: st.open}
+	env = dedupRcpts(env)
+	rcvd := m.receivedHeader(origin, id, env.To, claim.Since)
+	open := func() (io.ReadCloser, error) {
+		rc, err := st.open()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(strings.NewReader(rcvd), rc), rc}, nil
+	}
+	msg := &Message{Env: env, Size: int64(len(rcvd)) + st.size, Open: open}
 	m.fillHeaderFacts(msg)
 	if env.From == "" {
 		m.noteDSN(msg.Open)
@@ -127,13 +158,23 @@ func (m *MTA) acceptOne(env *bsmtp.Envelope, body io.Reader, origin *config.Neig
 		idx[i] = i
 	}
 	e := m.newEntry(msg, idx, origin.ID.String(), key)
-	m.Log.Mail(&Event{What: "received", ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Via: "nncp:" + origin.Name, Size: e.Size})
-	if err := m.handle(e, st.open, o.QueueOnly); err != nil {
+	e.Received = claim.Since
+	for _, r := range e.Rcpts {
+		r.Updated = e.Received
+	}
+	m.capRcpts(e)
+	what := "received"
+	if claim.State == queue.KeyInDoubt {
+		what = "received again" // an earlier attempt was cut short
+	}
+	m.Log.Mail(&Event{What: what, ID: e.ID, From: e.From, Rcpts: rcptAddrs(e), Via: "nncp:" + origin.Name, Size: e.Size})
+	if err := m.handle(e, open, handleOptions{QueueOnly: o.QueueOnly, Retry: claim.State == queue.KeyInDoubt}); err != nil {
 		return err
 	}
-	if err := m.Queue.MarkHandled(key); err != nil {
+	if err := claim.Done(); err != nil {
 		return err
 	}
+	m.Queue.DropIntents(e) // only now: a retry before Done needs them
 	res.Accepted = append(res.Accepted, e)
 	return nil
 }
@@ -148,14 +189,11 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []strin
 	if len(to) == 0 {
 		return nil, &PermanentError{errors.New("rmail: no recipients")}
 	}
-	batch, sum, err := m.spoolBatch(in)
+	batch, _, err := m.spoolBatch(in)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(batch)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s", sum, from, strings.Join(to, "\x00"))
-	key := origin.ID.String() + ":rmail:" + hex.EncodeToString(h.Sum(nil))
 	f, err := os.Open(batch)
 	if err != nil {
 		return nil, err
@@ -180,7 +218,7 @@ func (m *MTA) ReceiveRmail(in io.Reader, from string, fromKnown bool, to []strin
 	}
 	env := &bsmtp.Envelope{From: from, To: to}
 	res := &Received{}
-	return res, m.acceptOne(env, body, origin, key, o, res)
+	return res, m.acceptOne(env, body, origin, origin.ID.String()+":rmail", o, res)
 }
 
 // senderFromMessage finds the envelope sender in a leading "From " line
@@ -261,7 +299,7 @@ func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []err
 	if _, err := os.Stat(dst + ".err"); err == nil {
 		return dst, nil
 	}
-	if err := copyFile(batch, dst); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := copyFile(batch, dst, m.Queue.NoSync); err != nil {
 		return "", err
 	}
 	var note bytes.Buffer
@@ -269,43 +307,43 @@ func (m *MTA) quarantine(batch, sum string, origin *config.Neighbour, errs []err
 	for _, e := range errs {
 		fmt.Fprintf(&note, "Error: %v\n", e)
 	}
-	if err := owner.WriteFile(dst+".err", note.Bytes(), 0o600); err != nil {
+	if err := safeio.WriteFile(dst+".err", note.Bytes(), safeio.Options{NoSync: m.Queue.NoSync}); err != nil {
 		return "", err
 	}
+	owner.Inherit(dst + ".err")
 	return dst, nil
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src to dst durably, unless dst is there already (the
+// same batch, named by its hash).
+func copyFile(src, dst string, noSync bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := owner.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := safeio.Create(dst, safeio.Options{NoSync: noSync})
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
+	owner.File(out.OS())
+	defer out.Abort()
+	if _, err := out.ReadFrom(in); err != nil {
 		return err
 	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	_, err = out.CommitIfAbsent(dst)
+	return err
 }
 
 // receivedHeader is the trace line this node adds to mail it takes from a
 // neighbour.
-func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string) string {
+func (m *MTA) receivedHeader(origin *config.Neighbour, id string, to []string, at time.Time) string {
 	forPart := ""
 	if len(to) == 1 {
 		forPart = "\n\tfor <" + to[0] + ">"
 	}
 	return fmt.Sprintf("Received: from %s (NNCP node %s)\n\tby %s (ferry) with NNCP id %s%s;\n\t%s\n",
-		origin.Name, origin.ID, m.Domain(), id, forPart, m.Now().Format(time.RFC1123Z))
+		origin.Name, origin.ID, m.Domain(), id, forPart, at.Format(time.RFC1123Z))
 }
 
 const maxHops = 50

@@ -52,22 +52,34 @@ func (m *MTA) deliverOne(id string) error {
 	}
 	open := func() (io.ReadCloser, error) { return m.Queue.Open(id) }
 	now := m.Now()
-	m.attempt(e, open, now)
+	// An earlier attempt may have been cut short after a delivery and
+	// before its record: local deliveries look for their copy first.
+	m.attempt(e, open, now, true)
 	return m.settle(e, now, open)
 }
 
 // opener returns the message a delivery reads.
 type opener = func() (io.ReadCloser, error)
 
-// handle delivers a new entry now (unless queueOnly) and makes durable
+// handleOptions tune handle.
+type handleOptions struct {
+	// QueueOnly puts the message in the queue without a first attempt.
+	QueueOnly bool
+	// Retry says an earlier attempt at this entry may have delivered
+	// some of it (see deliver.Message.Retry).
+	Retry bool
+}
+
+// handle delivers a new entry now (unless QueueOnly) and makes durable
 // what is left: the recipients still pending go into the mail queue (the
 // message with them); the rest is recorded in the history. Permanent
 // failures are bounced. When it returns nil, every recipient is delivered,
 // bounced, or safe in the queue.
-func (m *MTA) handle(e *queue.Entry, open opener, queueOnly bool) error {
+func (m *MTA) handle(e *queue.Entry, open opener, o handleOptions) error {
 	now := m.Now()
+	queueOnly := o.QueueOnly
 	if !queueOnly {
-		m.attempt(e, open, now)
+		m.attempt(e, open, now, o.Retry)
 	}
 	pending := false
 	for _, r := range e.Rcpts {
@@ -78,22 +90,23 @@ func (m *MTA) handle(e *queue.Entry, open opener, queueOnly bool) error {
 		e.NextTry = now.Add(m.backoff(1))
 		e.LastErr = firstErr(e)
 	}
-	if err := m.bounce(e, now, open); err != nil {
-		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
-	}
-	if pending {
+	m.bounceOrDefer(e, now, open)
+	if pending || !e.Done() {
 		rc, err := open()
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		if _, err := m.Queue.Accept(e, rc); err != nil {
+		if _, err := m.Queue.Accept(e, rc); err != nil && !errors.Is(err, queue.ErrDuplicate) {
 			return err
 		}
 		m.Log.Mail(&Event{What: "queued", ID: e.ID, From: e.From, Rcpts: pendingAddrs(e), Size: e.Size})
 		return nil
 	}
 	e.Finished = now
+	if o.Retry && m.Queue.Recorded(e.ID) {
+		return nil // recorded by the attempt that was cut short
+	}
 	return m.Queue.Record(e)
 }
 
@@ -109,9 +122,11 @@ func pendingAddrs(e *queue.Entry) []string {
 
 // attempt tries every pending recipient of e once: local mailboxes and
 // commands, neighbours over NNCP (one packet per neighbour), the SMTP
-// relay (one transaction). It only changes e in memory.
-func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time) {
-	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open}
+// relay (one transaction). It only changes e in memory. retry says an
+// earlier attempt may have delivered some of it.
+func (m *MTA) attempt(e *queue.Entry, open opener, now time.Time, retry bool) {
+	msg := &deliver.Message{From: e.From, Size: e.Size, ID: e.ID, Open: open,
+		Key: e.ID, Retry: retry, Time: e.Received, Journal: m.Queue}
 	relay := []*queue.Rcpt{}
 	nodes := map[string][]*queue.Rcpt{}
 	var nodeOrder []*config.Neighbour
@@ -178,9 +193,7 @@ func (m *MTA) settle(e *queue.Entry, now time.Time, open opener) error {
 			e.LastErr = firstErr(e)
 		}
 	}
-	if err := m.bounce(e, now, open); err != nil {
-		m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
-	}
+	m.bounceOrDefer(e, now, open)
 	for _, r := range e.Rcpts {
 		switch {
 		case r.State == queue.Pending && r.Err != "":
@@ -191,6 +204,37 @@ func (m *MTA) settle(e *queue.Entry, now time.Time, open opener) error {
 		return m.Queue.Finish(e, now)
 	}
 	return m.Queue.Update(e)
+}
+
+// bounceOrDefer sends the bounces e owes. One that cannot be sent now
+// keeps the entry in the queue, tried again with the retry backoff, until
+// the give-up time (counted from the failure) is over.
+func (m *MTA) bounceOrDefer(e *queue.Entry, now time.Time, open opener) {
+	err := m.bounce(e, now, open)
+	if err == nil {
+		return
+	}
+	m.Log.Mail(&Event{What: "deferred", ID: e.ID, From: e.From, Err: fmt.Errorf("bounce not sent: %w", err)})
+	var gaveUp []*queue.Rcpt
+	for _, r := range e.Rcpts {
+		if !r.OwesBounce() {
+			continue
+		}
+		r.BounceErr = err.Error()
+		if now.Sub(r.Updated) > m.Mail.GiveUp {
+			r.BounceGaveUp = true
+			gaveUp = append(gaveUp, r)
+		}
+	}
+	if len(gaveUp) > 0 {
+		m.Log.Mail(&Event{What: "failed", ID: e.ID, From: e.From, Rcpts: addrs(gaveUp),
+			Err: fmt.Errorf("bounce given up after %v: %w", m.Mail.GiveUp, err)})
+	}
+	if !e.Done() {
+		e.Attempts++
+		e.NextTry = now.Add(m.backoff(e.Attempts))
+		e.LastErr = "bounce not sent: " + err.Error()
+	}
 }
 
 func firstErr(e *queue.Entry) string {
@@ -253,7 +297,7 @@ func (m *MTA) local(msg *deliver.Message, r *queue.Rcpt, target string, now time
 	var t deliver.Transport
 	switch kind {
 	case config.TargetMaildir:
-		t = deliver.Maildir{Path: arg, Create: true}
+		t = deliver.Maildir{Path: arg, Create: true, NoSync: m.Queue.NoSync}
 	case config.TargetMbox:
 		t = deliver.Mbox{Path: arg}
 	case config.TargetPipe:

@@ -2,9 +2,12 @@ package mta
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"os"
 	"strings"
+
+	"ferry/internal/safeio"
 )
 
 // stageMemLimit is the largest message staged in memory; bigger ones go
@@ -16,9 +19,21 @@ type stage struct {
 	mem  []byte
 	f    *os.File
 	size int64
+	sum  []byte // SHA-256 of the message
 }
 
 func newStage(dir string, r io.Reader) (*stage, error) {
+	h := sha256.New()
+	r = io.TeeReader(r, h)
+	st, err := stageIn(dir, r)
+	if err != nil {
+		return nil, err
+	}
+	st.sum = h.Sum(nil)
+	return st, nil
+}
+
+func stageIn(dir string, r io.Reader) (*stage, error) {
 	buf := make([]byte, 0, 64<<10)
 	b := bytes.NewBuffer(buf)
 	n, err := io.CopyN(b, r, stageMemLimit+1)
@@ -28,10 +43,11 @@ func newStage(dir string, r io.Reader) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "in-*")
+	tf, err := safeio.CreateTemp(dir, "in", safeio.Options{})
 	if err != nil {
 		return nil, err
 	}
+	f := tf.OS()
 	os.Remove(f.Name()) // unnamed: gone whatever happens
 	st := &stage{f: f}
 	if _, err := f.Write(b.Bytes()); err != nil {

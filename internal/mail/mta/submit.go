@@ -69,6 +69,9 @@ func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted
 	if len(msg.Env.To) == 0 {
 		return nil, &PermanentError{errors.New("no recipients")}
 	}
+	dm := *msg
+	dm.Env = dedupRcpts(msg.Env)
+	msg = &dm
 	m.fillHeaderFacts(msg)
 	byNode := map[node.ID][]int{}
 	var nodes []*config.Neighbour
@@ -107,9 +110,10 @@ func (m *MTA) submit(msg *Message, o SubmitOptions, postmaster bool) (*Submitted
 	if len(queued) > 0 {
 		e := m.newEntry(msg, queued, "", "")
 		e.Postmaster = postmaster
-		if err := m.handle(e, msg.Open, o.QueueOnly); err != nil {
+		if err := m.handle(e, msg.Open, handleOptions{QueueOnly: o.QueueOnly}); err != nil {
 			return res, err
 		}
+		m.Queue.DropIntents(e)
 		res.Queued = e
 	}
 	return res, nil

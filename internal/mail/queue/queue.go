@@ -2,16 +2,20 @@
 // (each a message file and an envelope file with per-recipient state),
 // their history once finished, the records of messages this node handed
 // to NNCP, and the markers that keep a retried batch from delivering a
-// message twice. Every write is atomic: temp file, fsync, rename, fsync of
-// the directory.
+// message twice. Every durable write goes through package safeio: temp
+// file, fsync, rename, fsync of the directory.
 //
 //	QUEUE/msg/ID        the message as accepted
 //	QUEUE/env/ID        its envelope and state (JSON); its presence means "queued"
 //	QUEUE/done/ID       the final envelope of a delivered or bounced message
 //	QUEUE/sent/ID       a message this node queued as an NNCP packet
-//	QUEUE/keys/XX.log   hashes of messages and recipients already handled
-//	                    (256 buckets, rotated), so a batch tossed twice
-//	                    delivers nothing twice
+//	QUEUE/keys/XX.log   keys of received transactions: the intent to
+//	                    handle one (fsynced before any delivery), then
+//	                    "done" (256 buckets, rotated, each locked through
+//	                    XX.lock), so a batch tossed twice delivers nothing
+//	                    twice
+//	QUEUE/intent/HASH   where a keyed mbox delivery writes, recorded
+//	                    before it does, until its entry is finished
 //	QUEUE/history.log   messages delivered at once, for mailq -all
 //	QUEUE/tmp/
 package queue
@@ -33,6 +37,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ferry/internal/owner"
+	"ferry/internal/safeio"
 	"ferry/internal/tempfail"
 )
 
@@ -65,7 +70,16 @@ type Rcpt struct {
 	RemoteMTA string    `json:"remote_mta,omitempty"`
 	Updated   time.Time `json:"updated"`
 	Bounced   bool      `json:"bounced,omitempty"` // a DSN for this failure was queued
+	// BounceErr is why the DSN for this failure could not be sent yet;
+	// the entry stays queued and the bounce is tried again.
+	BounceErr string `json:"bounce_err,omitempty"`
+	// BounceGaveUp: the DSN could not be sent within the give-up time.
+	BounceGaveUp bool `json:"bounce_gave_up,omitempty"`
 }
+
+// OwesBounce reports whether r failed and its bounce is neither sent nor
+// given up.
+func (r *Rcpt) OwesBounce() bool { return r.State == Failed && !r.Bounced && !r.BounceGaveUp }
 
 // Entry is a queued message's envelope and state.
 type Entry struct {
@@ -92,10 +106,10 @@ type Entry struct {
 	Postmaster bool `json:"postmaster,omitempty"`
 }
 
-// Done reports whether no recipient is pending.
+// Done reports whether no recipient is pending and no bounce is owed.
 func (e *Entry) Done() bool {
 	for _, r := range e.Rcpts {
-		if r.State == Pending {
+		if r.State == Pending || r.OwesBounce() {
 			return false
 		}
 	}
@@ -103,9 +117,9 @@ func (e *Entry) Done() bool {
 }
 
 // State sums up an entry for mailq: queued, deferred, delivered, bounced,
-// or partly bounced.
+// partly bounced, or "bounce deferred" while a bounce waits to be sent.
 func (e *Entry) State() string {
-	var pend, del, fail int
+	var pend, del, fail, owed int
 	for _, r := range e.Rcpts {
 		switch r.State {
 		case Pending:
@@ -114,6 +128,9 @@ func (e *Entry) State() string {
 			del++
 		case Failed:
 			fail++
+			if r.OwesBounce() {
+				owed++
+			}
 		}
 	}
 	switch {
@@ -121,6 +138,8 @@ func (e *Entry) State() string {
 		return "deferred"
 	case pend > 0:
 		return "queued"
+	case owed > 0:
+		return "bounce deferred"
 	case fail == 0:
 		return "delivered"
 	case del == 0:
@@ -135,7 +154,7 @@ type Queue struct {
 	NoSync bool
 }
 
-var subdirs = []string{"msg", "env", "done", "sent", "keys", "tmp"}
+var subdirs = []string{"msg", "env", "done", "sent", "keys", "intent", "tmp"}
 
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
@@ -165,60 +184,36 @@ func KeyID(key string) string {
 	return "K-" + idEnc.EncodeToString(s[:10])
 }
 
-// writeAtomic writes data to sub/name via tmp/, fsynced.
-func (q *Queue) writeAtomic(sub, name string, write func(f *os.File) error) error {
+// writeAtomic writes sub/name through safeio (a temporary file in tmp/,
+// fsync, rename, fsync of sub/).
+func (q *Queue) writeAtomic(sub, name string, write func(w io.Writer) error) error {
 	return q.write(sub, name, write, !q.NoSync)
 }
 
-// write writes data to sub/name via tmp/ and a rename; sync adds the
-// fsyncs that make it survive a crash.
-func (q *Queue) write(sub, name string, write func(f *os.File) error, sync bool) error {
-	f, err := owner.CreateTemp(q.path("tmp", ""), name+".*")
+// write writes sub/name via tmp/ and a rename; sync adds the fsyncs that
+// make it survive a crash.
+func (q *Queue) write(sub, name string, write func(w io.Writer) error, sync bool) error {
+	f, err := safeio.Create(q.path(sub, name), safeio.Options{NoSync: !sync, Dir: q.path("tmp", "")})
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	owner.File(f.OS())
+	defer f.Abort()
 	if err := write(f); err != nil {
 		return err
 	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), q.path(sub, name)); err != nil {
-		return err
-	}
-	ok = true
-	if !sync {
-		return nil
-	}
-	return q.syncDir(sub)
+	return f.Commit()
 }
 
 func (q *Queue) syncDir(sub string) error {
 	if q.NoSync {
 		return nil
 	}
-	d, err := os.Open(q.path(sub, ""))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return safeio.SyncDir(q.path(sub, ""))
 }
 
-func writeJSON(v any) func(*os.File) error {
-	return func(f *os.File) error {
+func writeJSON(v any) func(io.Writer) error {
+	return func(f io.Writer) error {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
@@ -247,9 +242,9 @@ func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
 		}
 	}
 	var n int64
-	err := q.writeAtomic("msg", e.ID, func(f *os.File) error {
+	err := q.writeAtomic("msg", e.ID, func(w io.Writer) error {
 		var err error
-		n, err = io.Copy(f, msg)
+		n, err = io.Copy(w, msg)
 		return err
 	})
 	if err != nil {
@@ -257,10 +252,24 @@ func (q *Queue) Accept(e *Entry, msg io.Reader) (*Entry, error) {
 	}
 	e.Size = n
 	if err := q.writeAtomic("env", e.ID, writeJSON(e)); err != nil {
+		// A failed fsync of env/ may leave the envelope placed: never an
+		// entry the caller was told is not there.
+		os.Remove(q.path("env", e.ID))
 		os.Remove(q.path("msg", e.ID))
 		return nil, fmt.Errorf("mail queue: storing envelope: %w", err)
 	}
 	return e, nil
+}
+
+// Known reports whether an entry with this id is queued or finished
+// (through the queue).
+func (q *Queue) Known(id string) bool {
+	for _, sub := range []string{"env", "done"} {
+		if _, err := os.Lstat(q.path(sub, id)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Get reads a queued entry.
@@ -306,6 +315,7 @@ func (q *Queue) Finish(e *Entry, now time.Time) error {
 		return err
 	}
 	os.Remove(q.path("msg", e.ID))
+	q.DropIntents(e)
 	return q.syncDir("env")
 }
 
@@ -389,8 +399,16 @@ func (q *Queue) Due(now time.Time) ([]*Entry, error) {
 	return due, nil
 }
 
-// Prune drops history entries finished before `before`.
+// Prune drops history entries finished before `before`, and delivery
+// records older than that (left by attempts that were cut short).
 func (q *Queue) Prune(before time.Time) error {
+	if ents, err := os.ReadDir(q.path("intent", "")); err == nil {
+		for _, de := range ents {
+			if fi, err := de.Info(); err == nil && fi.ModTime().Before(before) {
+				os.Remove(q.path("intent", de.Name()))
+			}
+		}
+	}
 	hist, err := q.History()
 	if err != nil {
 		return err
