@@ -59,6 +59,17 @@ func FerryBin(t testing.TB) string {
 	return buildPath
 }
 
+// Main runs a package's tests and then removes the ferry binary FerryBin
+// built for them. Packages whose tests call FerryBin use it as their
+// TestMain: without it every test process leaves a binary in $TMPDIR.
+func Main(m interface{ Run() int }) {
+	code := m.Run()
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
+
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
