@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"ferry/internal/caller"
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/sp"
@@ -205,12 +206,17 @@ func runCall(x *ctx, args []string) error {
 	nock := fs.Bool("nock", false, "Do no checksum checking")
 	ucspi := fs.Bool("ucspi", false, "Is it started as UCSPI-TCP client")
 	fs.Uint("mcd-wait", 0, "Wait for MCD for specified number of seconds (not supported: ignored)")
+	allWithTx := fs.Bool("all-with-tx", false, "Call, one after another, every neighbour with packets queued at -nice or nicer\n(ferry's own; no NODE then)")
 	var at autoTossOpts
 	at.register(fs)
 	if err := x.parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
+	if *allWithTx {
+		if fs.NArg() != 0 || *pkts != "" || *ucspi || *list {
+			return usageErr("-all-with-tx calls the neighbours itself: no NODE, -pkts, -ucspi or -list")
+		}
+	} else if fs.NArg() < 1 || fs.NArg() > 2 {
 		fs.Usage()
 		return exitCode(2, nil)
 	}
@@ -235,41 +241,73 @@ func runCall(x *ctx, args []string) error {
 			}
 		}
 	}
-	o.Node = fs.Arg(0)
-	if fs.NArg() == 2 {
-		o.Force = fs.Arg(1)
-	}
 	if err := x.setup(); err != nil {
 		return err
 	}
-	if _, err := x.node(o.Node); err != nil {
-		if name, addr, ok := strings.Cut(o.Node, ":"); ok {
-			o.Node, o.Addr = name, addr
-		}
-	}
 	c, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := x.Call(c, o)
-	if err != nil {
-		return err
-	}
 	failed := 0
-	if at.on && !*txOnly && !*list {
-		failed += x.autoToss(res.Peer.ID, at)
-	}
-	if res.Err != nil {
-		failed++
-	}
-	if !*rxOnly && !*list {
-		left, _ := spool.Online{S: x.spool}.TxList(res.Peer.ID)
-		for _, p := range left {
-			if p.Nice <= nice {
-				failed++
+	if *allWithTx {
+		pending, err := caller.WithTx(x.cfg, caller.SpoolQueue{Spool: x.spool}, nice)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if c.Err() != nil {
+				break
+			}
+			o.Node = p.Node.Name
+			n, err := x.callOnce(c, o, at)
+			if err != nil {
+				x.log.fail("call", []kv{{"Node", p.Node.ID.String()}}, err, "Calling "+p.Node.Name)
+				n = 1
+			}
+			failed += n
+		}
+	} else {
+		o.Node = fs.Arg(0)
+		if fs.NArg() == 2 {
+			o.Force = fs.Arg(1)
+		}
+		if _, err := x.node(o.Node); err != nil {
+			if name, addr, ok := strings.Cut(o.Node, ":"); ok {
+				o.Node, o.Addr = name, addr
 			}
 		}
+		n, err := x.callOnce(c, o, at)
+		if err != nil {
+			return err
+		}
+		failed += n
 	}
 	if failed > 0 {
 		return exitCode(1, nil)
 	}
 	return nil
+}
+
+// callOnce makes one call and tosses after it if asked; it returns how
+// many things went wrong: a failed toss, a session that ended badly, each
+// packet within the niceness still queued for the node.
+func (x *ctx) callOnce(c context.Context, o CallOptions, at autoTossOpts) (int, error) {
+	res, err := x.Call(c, o)
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	if at.on && !o.NoRx && !o.List {
+		failed += x.autoToss(res.Peer.ID, at)
+	}
+	if res.Err != nil {
+		failed++
+	}
+	if !o.NoTx && !o.List {
+		left, _ := spool.Online{S: x.spool}.TxList(res.Peer.ID)
+		for _, p := range left {
+			if p.Nice <= o.Nice {
+				failed++
+			}
+		}
+	}
+	return failed, nil
 }

@@ -143,3 +143,39 @@ func TestAddrsInTurn(t *testing.T) {
 		t.Fatalf("maxonlinetime call: %v\n%s", err, out)
 	}
 }
+
+// TestCallAllWithTx: call -all-with-tx calls, one after another, exactly
+// the neighbours with packets queued at the -nice threshold: b and c get
+// theirs; d, with nothing queued (its address answers nothing), and e,
+// whose only packet is less urgent than the threshold, are not called.
+func TestCallAllWithTx(t *testing.T) {
+	t.Parallel()
+	net := testnet.New(t, "a", "b", "c", "d", "e")
+	a, b, c := net.Nodes["a"], net.Nodes["b"], net.Nodes["c"]
+	queueFile(t, a, b, testnet.Ferry, "fb", 1000, 1, "-nice", "PRIORITY")
+	queueFile(t, a, c, testnet.Ferry, "fc", 2000, 2, "-nice", "PRIORITY")
+	queueFile(t, a, net.Nodes["e"], testnet.Ferry, "fe", 3000, 3, "-nice", "BULK")
+	sentB, sentC := snapshot(t, a.TxPackets(t, b)), snapshot(t, a.TxPackets(t, c))
+	addrB, _ := daemon(t, b, testnet.Ferry)
+	addrC, _ := daemon(t, c, testnet.NNCP)
+	a.Cfg.Neigh["b"].Addrs = map[string]string{"main": addrB}
+	a.Cfg.Neigh["c"].Addrs = map[string]string{"main": addrC}
+	a.Cfg.Neigh["d"].Addrs = map[string]string{"main": freePort(t)}
+	a.Cfg.Neigh["e"].Addrs = map[string]string{"main": freePort(t)}
+	net.Write(t)
+	r := a.Run(t, testnet.Ferry, nil, "call", "-all-with-tx", "-nice", "NORMAL", "-onlinedeadline", "1", "-noprogress")
+	if r.Code != 0 {
+		t.Fatalf("call -all-with-tx: exit %d\n%s\n%s", r.Code, r.Stderr, dumpLogs(t, a, b, c))
+	}
+	checkArrived(t, sentB, b.RxPackets(t, a))
+	checkArrived(t, sentC, c.RxPackets(t, a))
+	if recs := logRecs(t, a, "call-started"); len(recs) != 2 {
+		t.Fatalf("%d calls started, want 2 (b and c): %v", len(recs), recs)
+	}
+	if n := len(a.TxPackets(t, net.Nodes["e"])); n != 1 {
+		t.Fatalf("e's BULK packet: %d queued, want 1 (not called)", n)
+	}
+	if r := a.Run(t, testnet.Ferry, nil, "call", "-all-with-tx", "b"); r.Code != 2 {
+		t.Fatalf("-all-with-tx with a NODE: exit %d, want 2", r.Code)
+	}
+}
