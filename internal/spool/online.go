@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/safeio"
 	"ferry/internal/sp"
 	"ferry/internal/wire"
 )
@@ -143,7 +144,7 @@ func (o Online) CommitPart(peer node.ID, name string, nock bool) error {
 	if err := o.S.Sync(f); err != nil {
 		return fmt.Errorf("fsync %s: %w", src, err)
 	}
-	if err := os.Rename(src, dst); err != nil {
+	if err := safeio.Rename(src, dst, true); err != nil { // the directory is synced next
 		return err
 	}
 	if err := o.S.SyncDir(dir); err != nil {
