@@ -15,6 +15,7 @@ import (
 	"ferry/internal/caller"
 	"ferry/internal/config"
 	"ferry/internal/node"
+	"ferry/internal/progress"
 	"ferry/internal/sp"
 	"ferry/internal/spool"
 	"ferry/internal/toss"
@@ -78,10 +79,30 @@ func spPeer(n *config.Neighbour) (sp.Peer, bool) {
 	if n.NoisePub == nil {
 		return sp.Peer{}, false
 	}
-	return sp.Peer{ID: n.ID, Name: n.Name, NoisePub: *n.NoisePub,
+	p := sp.Peer{ID: n.ID, Name: n.Name, NoisePub: *n.NoisePub,
 		OnlineDeadline: time.Duration(n.OnlineDeadline) * time.Second,
 		MaxOnlineTime:  time.Duration(n.MaxOnlineTime) * time.Second,
-		RxRate:         n.RxRate, TxRate: n.TxRate}, true
+		RxRate:         n.RxRate, TxRate: n.TxRate,
+		Deadline:     time.Duration(n.SPDeadline) * time.Second,
+		PingInterval: time.Duration(n.SPPing) * time.Second}
+	if n.SPPad != nil {
+		p.PadTo = *n.SPPad
+		if p.PadTo == 0 {
+			p.PadTo = -1
+		}
+	}
+	return p, true
+}
+
+// firstDeadline is how long the daemon waits for a caller's first
+// message: it does not know yet who calls, so the longest sp-deadline of
+// the neighbours (0: none is set).
+func (x *ctx) firstDeadline() time.Duration {
+	var d time.Duration
+	for _, n := range x.cfg.Neigh {
+		d = max(d, time.Duration(n.SPDeadline)*time.Second)
+	}
+	return d
 }
 
 // peersFunc finds a neighbour (not ourselves) by noise key.
@@ -121,6 +142,10 @@ type CallOptions struct {
 	RxRate, TxRate int
 	// UCSPI: talk over fds 6 (read) and 7 (write) instead of dialing.
 	UCSPI bool
+	// OnEvent and Progress are sp.Options': packets finished, and the
+	// meters of packets moving (nil: none).
+	OnEvent  func(sp.Event)
+	Progress func(sp.Transfer) progress.Meter
 }
 
 // Call makes one call with the config and spool already set up, and
@@ -148,6 +173,7 @@ func (x *ctx) Call(c context.Context, o CallOptions) (*sp.Result, error) {
 		NoRx: o.NoRx, NoTx: o.NoTx || o.List, List: o.List, Pkts: o.Pkts, NoCK: o.NoCK,
 		OnlineDeadline: o.OnlineDeadline, MaxOnlineTime: o.MaxOnlineTime,
 		RxRate: o.RxRate, TxRate: o.TxRate, Deadline: dl,
+		OnEvent: o.OnEvent, Progress: o.Progress,
 	}}
 	switch {
 	case o.UCSPI:
@@ -241,9 +267,13 @@ func runCall(x *ctx, args []string) error {
 			}
 		}
 	}
+	st := x.statusLine()
 	if err := x.setup(); err != nil {
 		return err
 	}
+	var stopProgress func()
+	o.Progress, stopProgress = x.startCallProgress(st)
+	defer stopProgress()
 	c, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	failed := 0
@@ -290,12 +320,20 @@ func runCall(x *ctx, args []string) error {
 // many things went wrong: a failed toss, a session that ended badly, each
 // packet within the niceness still queued for the node.
 func (x *ctx) callOnce(c context.Context, o CallOptions, at autoTossOpts) (int, error) {
+	tossing := at.on && !o.NoRx && !o.List
+	var loop *tossLoop
+	if tossing {
+		loop = x.startTossLoop(at)
+		o.OnEvent = loop.onEvent
+	}
 	res, err := x.Call(c, o)
+	loop.close(false) // the toss below is the last round
 	if err != nil {
 		return 0, err
 	}
 	failed := 0
-	if at.on && !o.NoRx && !o.List {
+	if tossing {
+		// What arrived in the last second, and what failed meanwhile.
 		failed += x.autoToss(res.Peer.ID, at)
 	}
 	if res.Err != nil {

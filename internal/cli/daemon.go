@@ -41,6 +41,7 @@ func runDaemon(x *ctx, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	st := x.statusLine()
 	if err := x.setup(); err != nil {
 		return err
 	}
@@ -53,11 +54,17 @@ func runDaemon(x *ctx, args []string) error {
 		return err
 	}
 	srv := &sp.Server{
-		Options: sp.Options{Self: self, Store: spool.Online{S: x.spool}, Log: x.log.l, Nice: nice, NoCK: *nock, Deadline: dl},
-		Peers:   x.peersFunc(), MaxConn: *maxConn,
+		Options: sp.Options{Self: self, Store: spool.Online{S: x.spool}, Log: x.log.l, Nice: nice, NoCK: *nock, Deadline: dl,
+			FirstDeadline: x.firstDeadline()},
+		Peers: x.peersFunc(), MaxConn: *maxConn,
 	}
-	if at.on {
-		srv.OnSession = func(r *sp.Result) { x.autoToss(r.Peer.ID, at) }
+	var stopProgress func()
+	srv.Progress, stopProgress = x.startCallProgress(st)
+	defer stopProgress()
+	if loop := x.startTossLoop(at); loop != nil {
+		defer loop.close(true)
+		srv.OnEvent = loop.onEvent
+		srv.OnSession = func(r *sp.Result) { loop.now(r.Peer.ID) }
 	}
 	c, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/cron"
 	"ferry/internal/node"
+	"ferry/internal/wire"
 )
 
 // key reads a required Base32 key of n bytes.
@@ -190,10 +191,18 @@ func decodeNeighbour(neigh obj, name string) (*Neighbour, []string, error) {
 		{"txrate", math.MinInt32, math.MaxInt32, &n.TxRate},
 		{"onlinedeadline", 1, math.MaxInt32, &n.OnlineDeadline},
 		{"maxonlinetime", 0, math.MaxInt32, &n.MaxOnlineTime},
+		{"sp-deadline", 1, math.MaxInt32, &n.SPDeadline},
+		{"sp-ping", 1, math.MaxInt32, &n.SPPing},
 	} {
 		if err := o.intInto(f); err != nil {
 			return nil, nil, err
 		}
+	}
+	if v, ok, err := o.num("sp-pad", 0, wire.MaxSPPayload); err != nil {
+		return nil, nil, err
+	} else if ok {
+		pad := int(v)
+		n.SPPad = &pad
 	}
 	if v, ok := o.get("calls"); ok {
 		l, isList := v.([]any)

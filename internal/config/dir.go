@@ -66,7 +66,8 @@ var dirSchema = func() *schema {
 		"exec-maxsize": sNumber,
 		"via":          sList, "addrs": mapOf(sString),
 		"rxrate": sNumber, "txrate": sNumber, "onlinedeadline": sNumber, "maxonlinetime": sNumber,
-		"calls": listOf(call),
+		"calls":       listOf(call),
+		"sp-deadline": sNumber, "sp-ping": sNumber, "sp-pad": sNumber,
 	})
 	area := object(map[string]*schema{
 		"id": sString, "pub": sString, "prv": sString, "subs": sList,

@@ -68,6 +68,16 @@ type Neighbour struct {
 	// body from this neighbour may decompress to; bigger ones are refused
 	// and kept. The loader sets DefaultExecMaxSize when it is absent.
 	ExecMaxSize int64
+	// Slow links (ferry's own keys; NNCP ignores them and they change
+	// nothing on the wire). SPDeadline (sp-deadline, seconds; 0: 10, or
+	// $NNCPDEADLINE) bounds the handshake and how long a read or write
+	// may make no progress; SPPing (sp-ping, seconds; 0: 60) is the PING
+	// interval, and twice it without a byte received ends a call; SPPad
+	// (sp-pad, bytes; nil: 65280, as NNCP) is what our first message's
+	// payload is padded to, 0 for none.
+	SPDeadline int
+	SPPing     int
+	SPPad      *int
 }
 
 // Freq is a neighbour's freq section. The loader sets Neighbour.Freq only

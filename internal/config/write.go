@@ -205,6 +205,11 @@ func writeNeighbour(w *hw, c *Config, name string, n *Neighbour) {
 		w.num("onlinedeadline", int64(n.OnlineDeadline))
 	}
 	w.optNum("maxonlinetime", int64(n.MaxOnlineTime))
+	w.optNum("sp-deadline", int64(n.SPDeadline))
+	w.optNum("sp-ping", int64(n.SPPing))
+	if n.SPPad != nil {
+		w.num("sp-pad", int64(*n.SPPad))
+	}
 	w.close()
 }
 

@@ -40,7 +40,11 @@ func Call(ctx context.Context, o CallOptions) (*Result, error) {
 	}
 	var errs []error
 	for _, addr := range o.Addrs {
-		conn, err := Dial(ctx, addr, o.deadline())
+		timeout := o.deadline()
+		if o.Deadline <= 0 && o.Peer.Deadline > 0 {
+			timeout = o.Peer.Deadline
+		}
+		conn, err := Dial(ctx, addr, timeout)
 		if err != nil {
 			o.logCallErr(addr, err)
 			errs = append(errs, err)

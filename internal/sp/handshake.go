@@ -36,7 +36,7 @@ func Initiate(ctx context.Context, rw io.ReadWriter, peer Peer, o Options) (*Res
 		return nil, err
 	}
 	defer s.unlock()
-	s.setDeadline(time.Now().Add(o.deadline()))
+	s.setDeadline(time.Now().Add(s.deadline()))
 	first, err := s.firstPayload()
 	if err != nil {
 		return nil, err
@@ -87,7 +87,11 @@ func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
-	s.setDeadline(time.Now().Add(o.deadline()))
+	firstDl := o.deadline()
+	if o.Deadline <= 0 && o.FirstDeadline > firstDl {
+		firstDl = o.FirstDeadline
+	}
+	s.setDeadline(time.Now().Add(firstDl))
 	waiting := fmt.Sprintf("SP nice %s: waiting for first message", node.NiceString(o.Nice))
 	failR := func(stage string, err error) (*Result, error) {
 		s.logErr("sp-startR-"+stage, []logrec.Field{fld("Nice", itoa(int64(o.Nice)))}, err, waiting)
@@ -112,6 +116,7 @@ func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (
 		return nil, err
 	}
 	s.peer = peer
+	s.setDeadline(time.Now().Add(s.deadline())) // the caller's own, for our answer
 	if err := s.lock(); err != nil {
 		return nil, err
 	}

@@ -174,20 +174,29 @@ func (s *session) onFile(p *wire.SPPacket) error {
 			return nil
 		}
 		r.part = part
+		if s.o.Progress != nil && r.meter == nil {
+			r.meter = s.o.Progress(Transfer{Peer: s.peer.Name, XX: "rx", Name: name, Size: r.size, Offset: int64(p.Offset)})
+		}
 	}
-	part := r.part
+	part, meter := r.part, r.meter
 	s.mu.Unlock()
 	if _, err := part.WriteAt(p.Chunk, int64(p.Offset)); err != nil {
 		return fmt.Errorf("writing %s.part: %w", name, err)
+	}
+	if meter != nil {
+		meter.Add(int64(len(p.Chunk)))
 	}
 	s.mu.Lock()
 	r.written = max(r.written, end)
 	complete := r.written >= r.size
 	if complete {
 		r.done = true
-		r.part = nil
+		r.part, r.meter = nil, nil
 	}
 	s.mu.Unlock()
+	if complete && meter != nil {
+		meter.Done()
+	}
 	if !complete {
 		return nil
 	}
@@ -225,7 +234,7 @@ func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 	s.result.Received = append(s.result.Received, name)
 	s.mu.Unlock()
 	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{XX: "rx", Name: name, Size: r.size})
+		s.o.OnEvent(Event{Peer: s.peer.ID, XX: "rx", Name: name, Size: r.size})
 	}
 	if !s.o.NoCK {
 		s.queueCtrl(wire.SPPacket{Type: wire.SPDone, Hash: hash})
@@ -260,6 +269,6 @@ func (s *session) onDone(p *wire.SPPacket) {
 	s.result.Sent = append(s.result.Sent, name)
 	s.mu.Unlock()
 	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{XX: "tx", Name: name, Size: size})
+		s.o.OnEvent(Event{Peer: s.peer.ID, XX: "tx", Name: name, Size: size})
 	}
 }

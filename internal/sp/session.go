@@ -8,12 +8,14 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flynn/noise"
 
 	"ferry/internal/logrec"
 	"ferry/internal/node"
+	"ferry/internal/progress"
 	"ferry/internal/wire"
 )
 
@@ -29,6 +31,17 @@ type Peer struct {
 	OnlineDeadline time.Duration
 	MaxOnlineTime  time.Duration
 	RxRate, TxRate int // messages per second, 0: unlimited
+	// Slow links (ferry's own settings, local only): Deadline bounds the
+	// handshake and how long a read or write may go without progress (0:
+	// DefaultDeadline); PingInterval spaces PINGs on a quiet link (0:
+	// PingInterval), and twice it (twice PingInterval at least, the peer
+	// may be NNCP, which pings every minute) without a byte received
+	// ends the session;
+	// PadTo is the size the first payload is padded to with HALTs (0:
+	// as NNCP pads it; below 0: not padded).
+	Deadline     time.Duration
+	PingInterval time.Duration
+	PadTo        int
 }
 
 // Options are one session's settings.
@@ -52,9 +65,12 @@ type Options struct {
 	OnlineDeadline time.Duration
 	MaxOnlineTime  time.Duration
 	RxRate, TxRate int
-	// Deadline bounds the handshake and each write ($NNCPDEADLINE); 0:
-	// DefaultDeadline.
+	// Deadline, when set ($NNCPDEADLINE), overrides the peer's Deadline.
 	Deadline time.Duration
+	// FirstDeadline bounds the wait for a caller's first message on the
+	// answering side, where the caller is not known yet (0: Deadline, or
+	// DefaultDeadline): the largest Deadline of the neighbours.
+	FirstDeadline time.Duration
 	// Addr is the remote address, for the log (empty on the daemon side,
 	// as NNCP writes it).
 	Addr string
@@ -63,10 +79,23 @@ type Options struct {
 	Remote string
 	// OnEvent, when set, sees each packet finished in either direction.
 	OnEvent func(Event)
+	// Progress, when set, gives the meter that follows one packet's bytes
+	// from the transfer's offset on (nil: none); it is Done when the
+	// packet is whole or the session ends.
+	Progress func(Transfer) progress.Meter
+}
+
+// Transfer is a packet starting to move.
+type Transfer struct {
+	Peer         string // the neighbour's name
+	XX           string // "rx" or "tx"
+	Name         string
+	Size, Offset int64
 }
 
 // Event is a packet that finished moving.
 type Event struct {
+	Peer node.ID
 	XX   string // "rx" (received and committed) or "tx" (acknowledged, removed)
 	Name string
 	Size int64
@@ -107,6 +136,45 @@ func (o *Options) deadline() time.Duration {
 	return DefaultDeadline
 }
 
+// deadline is the session's: the override, the peer's, the default.
+func (s *session) deadline() time.Duration {
+	if s.o.Deadline <= 0 && s.peer.Deadline > 0 {
+		return s.peer.Deadline
+	}
+	return s.o.deadline()
+}
+
+func (s *session) pingInterval() time.Duration {
+	if s.peer.PingInterval > 0 {
+		return s.peer.PingInterval
+	}
+	return PingInterval
+}
+
+// peerPing is the longest a peer waits between PINGs: NNCP's interval.
+// Tests of slow links lower it.
+var peerPing = PingInterval
+
+// silence is how long the session waits for a byte from the peer.
+func (s *session) silence() time.Duration {
+	return 2 * max(s.pingInterval(), peerPing)
+}
+
+// halts is how many HALTs pad a first payload of n bytes. NNCP 8.8.2
+// pads with (65,280 - n) / 8 of them, each 4 bytes long (measured
+// against the binary: its first payload is half a maximal payload plus
+// half its INFOs, not the whole 65,280 that sp.texi says); ferry does
+// the same unless the peer's PadTo says otherwise.
+func (s *session) halts(n int) int {
+	switch {
+	case s.peer.PadTo == 0:
+		return max(0, (wire.MaxSPPayload-n)/8)
+	case s.peer.PadTo < 0:
+		return 0
+	}
+	return max(0, (min(s.peer.PadTo, wire.MaxSPPayload)-n)/4)
+}
+
 func envLen(msg []byte) int64 { return int64(12 + (len(msg)+3)&^3) }
 
 type counter struct {
@@ -125,12 +193,17 @@ type sendJob struct {
 	offset int64
 	size   int64
 	f      TxFile
+	meter  progress.Meter
 }
 
 func (j *sendJob) close() {
 	if j.f != nil {
 		j.f.Close()
 		j.f = nil
+	}
+	if j.meter != nil {
+		j.meter.Done()
+		j.meter = nil
 	}
 }
 
@@ -143,6 +216,7 @@ type rxFile struct {
 	fetched bool // FREQ sent
 	done    bool
 	retried bool
+	meter   progress.Meter
 }
 
 type session struct {
@@ -161,10 +235,11 @@ type session struct {
 	offered  map[string]TxPkt // our packets announced with INFO
 	rx       map[string]*rxFile
 	result   Result
-	lastSent time.Time // last non-PING packet sent
-	lastRecv time.Time // last non-PING packet received
-	lastAny  time.Time // last message received at all
-	lastOut  time.Time // last message sent at all
+	lastSent time.Time    // last non-PING packet sent
+	lastRecv time.Time    // last non-PING packet received
+	lastAny  time.Time    // last message received at all
+	lastOut  time.Time    // last message sent at all
+	lastByte atomic.Int64 // unix ns of the last byte received
 	wake     chan struct{}
 	bg       sync.WaitGroup // checksum checkers
 	unlockFn func()         // releases the peer's queue locks
@@ -175,9 +250,11 @@ type session struct {
 
 func newSession(rw io.ReadWriter, o Options) *session {
 	now := time.Now()
-	return &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
+	s := &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
 		lastSent: now, lastRecv: now, lastAny: now, lastOut: now, wake: make(chan struct{}, 1),
 		result: Result{Started: now}}
+	s.lastByte.Store(now.UnixNano())
+	return s
 }
 
 func (s *session) staticKey() noise.DHKey {
@@ -194,13 +271,46 @@ func (s *session) setDeadline(t time.Time) {
 func (s *session) writeEnvelope(msg []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if d, ok := s.rw.(deadliner); ok {
-		d.SetWriteDeadline(time.Now().Add(s.o.deadline()))
-	}
 	b := wire.AppendSPEnvelope(nil, msg)
-	_, err := s.rw.Write(b)
 	s.txBytes.add(int64(len(b)))
-	return err
+	d, ok := s.rw.(deadliner)
+	if !ok {
+		_, err := s.rw.Write(b)
+		return err
+	}
+	// The deadline is on progress, not on the whole message: a 64 KiB
+	// message takes minutes over a radio modem, and each write that
+	// moves some bytes before the deadline earns another.
+	for {
+		d.SetWriteDeadline(time.Now().Add(s.deadline()))
+		n, err := s.rw.Write(b)
+		b = b[n:]
+		if err == nil || len(b) == 0 {
+			return nil
+		}
+		var ne net.Error
+		if n == 0 || !errors.As(err, &ne) || !ne.Timeout() {
+			return err
+		}
+	}
+}
+
+// progressReader renews the read deadline before every read and notes
+// when bytes last arrived: silence is measured from the last byte, not
+// from the last whole message.
+type progressReader struct {
+	s *session
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	if d, ok := p.s.rw.(deadliner); ok {
+		d.SetReadDeadline(time.Now().Add(p.s.silence()))
+	}
+	n, err := p.s.rw.Read(b)
+	if n > 0 {
+		p.s.lastByte.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 func (s *session) log(who string, f []logrec.Field, msg string) {
@@ -250,8 +360,10 @@ func infoPkt(p TxPkt) (wire.SPPacket, bool) {
 	return wire.SPPacket{Type: wire.SPInfo, Nice: p.Nice, Size: uint64(p.Size), Hash: [32]byte(h)}, true
 }
 
-// firstPayload builds the handshake payload: as many INFOs as fit, HALTs
-// up to MaxSPPayload; the INFOs left over wait in ctrl.
+// firstPayload builds the handshake payload: as many INFOs as fit, then
+// HALTs (see halts); the INFOs left over wait in ctrl. With the peer's
+// PadTo set, the INFOs too stay within it (none when below zero): on a
+// slow link the handshake stays small, and the rest follow at once.
 func (s *session) firstPayload() ([]byte, error) {
 	pkts, err := s.txList()
 	if err != nil {
@@ -259,6 +371,10 @@ func (s *session) firstPayload() ([]byte, error) {
 	}
 	var total int64
 	b := make([]byte, 0, wire.MaxSPPayload)
+	room := wire.MaxSPPayload
+	if s.peer.PadTo != 0 {
+		room = max(0, min(s.peer.PadTo, wire.MaxSPPayload))
+	}
 	for _, p := range pkts {
 		ip, ok := infoPkt(p)
 		if !ok {
@@ -266,13 +382,13 @@ func (s *session) firstPayload() ([]byte, error) {
 		}
 		s.offered[p.Name] = p
 		total += p.Size
-		if len(b)+wire.SPInfoSize <= wire.MaxSPPayload {
+		if len(b)+wire.SPInfoSize <= room {
 			b = ip.Append(b)
 		} else {
 			s.ctrl = append(s.ctrl, ip)
 		}
 	}
-	for len(b) < wire.MaxSPPayload {
+	for n := s.halts(len(b)); n > 0; n-- {
 		b = append(b, 0, 0, 0, byte(wire.SPHalt))
 	}
 	if len(s.offered) > 0 {
@@ -364,6 +480,9 @@ func (s *session) run(ctx context.Context, first []byte) *Result {
 		if r.part != nil {
 			r.part.Close()
 		}
+		if r.meter != nil {
+			r.meter.Done()
+		}
 	}
 	res := s.result
 	s.mu.Unlock()
@@ -434,11 +553,9 @@ func (s *session) reader(ctx context.Context) error {
 	lim := newLimiter(pick(s.o.RxRate, s.peer.RxRate))
 	buf := make([]byte, 0, wire.MaxNoiseMessage+4)
 	var plain []byte
+	in := progressReader{s}
 	for {
-		if d, ok := s.rw.(deadliner); ok {
-			d.SetReadDeadline(time.Now().Add(2 * PingInterval))
-		}
-		msg, err := wire.ReadSPEnvelope(s.rw, buf)
+		msg, err := wire.ReadSPEnvelope(in, buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
@@ -505,6 +622,9 @@ func (s *session) writer(ctx context.Context) error {
 				continue
 			}
 			job.f = f
+			if s.o.Progress != nil {
+				job.meter = s.o.Progress(Transfer{Peer: s.peer.Name, XX: "tx", Name: job.name, Size: job.size, Offset: job.offset})
+			}
 		}
 		if job != nil {
 			n := int(min(int64(len(chunk)), job.size-job.offset))
@@ -516,6 +636,9 @@ func (s *session) writer(ctx context.Context) error {
 			fp := wire.SPPacket{Type: wire.SPFile, Hash: job.hash, Offset: uint64(job.offset), Chunk: chunk[:n]}
 			payload = fp.Append(payload)
 			nonPing = true
+			if job.meter != nil {
+				job.meter.Add(int64(n))
+			}
 			s.mu.Lock()
 			job.offset += int64(n)
 			if job.offset >= job.size {
@@ -558,7 +681,7 @@ func (s *session) writer(ctx context.Context) error {
 // monitor rescans the tx queue, pings, and ends the session on its
 // deadlines.
 func (s *session) monitor(ctx context.Context) error {
-	tick := time.NewTicker(min(RescanInterval, s.onlineDeadline()/2+time.Millisecond))
+	tick := time.NewTicker(min(RescanInterval, s.onlineDeadline()/2, s.pingInterval()/4) + time.Millisecond)
 	defer tick.Stop()
 	var stop <-chan time.Time
 	if m := s.maxOnline(); m > 0 {
@@ -587,11 +710,10 @@ func (s *session) monitor(ctx context.Context) error {
 					busyRx = true
 				}
 			}
-			silent := now.Sub(s.lastAny) >= 2*PingInterval
-			ping := now.Sub(s.lastOut) >= PingInterval
+			ping := now.Sub(s.lastOut) >= s.pingInterval()
 			s.mu.Unlock()
-			if silent {
-				return fmt.Errorf("nothing received for %s", 2*PingInterval)
+			if silent := now.Sub(time.Unix(0, s.lastByte.Load())); silent >= s.silence() {
+				return fmt.Errorf("nothing received for %s", silent.Round(time.Second))
 			}
 			if idle && !busyRx {
 				return errFinished
