@@ -51,4 +51,3 @@ func TestSlowLinkKeys(t *testing.T) {
 		}
 	}
 }
-
