@@ -211,13 +211,21 @@ func (s *session) onFile(p *wire.SPPacket) error {
 	return nil
 }
 
+var errChecksumMismatch = errors.New("checksum mismatch")
+
 // finishRx checks and commits a complete part, then acknowledges it.
 func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 	f := []logrec.Field{fld("Node", s.peer.ID.String()), fld("Nice", itoa(int64(s.o.Nice))), fld("Type", "file"),
 		fld("XX", "rx"), fld("Pkt", name), fld("Size", itoa(r.size)), fld("FullSize", itoa(r.size))}
 	err := s.o.Store.CommitPart(s.peer.ID, name, s.o.NoCK)
 	if err != nil {
-		s.logErr("sp-file-check", f, err, fmt.Sprintf("Got packet %s: checksum", name))
+		if errors.Is(err, ErrChecksum) {
+			// As nncp-call logs it (checked against the binary).
+			s.logErr("sp-file-bad-checksum", f, errChecksumMismatch,
+				fmt.Sprintf("Got packet %s 100%% (%s / %s)", name, humanSize(r.size), humanSize(r.size)))
+		} else {
+			s.logErr("sp-file-check", f, err, fmt.Sprintf("Got packet %s: checksum", name))
+		}
 		if errors.Is(err, ErrChecksum) {
 			s.mu.Lock()
 			retry := !r.retried

@@ -198,7 +198,7 @@ func TestBadChecksumRefetched(t *testing.T) {
 	// Two attempts: the first and the refetch, each ending in a checksum
 	// failure logged by b.
 	logb, _ := os.ReadFile(b.log)
-	if n := bytes.Count(logb, []byte("Who: sp-file-check")); n != 2 {
+	if n := bytes.Count(logb, []byte("Who: sp-file-bad-checksum")); n != 2 {
 		t.Fatalf("%d checksum failures logged, want 2\n%s", n, logb)
 	}
 }
