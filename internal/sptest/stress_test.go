@@ -34,8 +34,25 @@ func TestLargeAndMany(t *testing.T) {
 	}
 	checkArrived(t, sentAB, b.RxPackets(t, a))
 	checkArrived(t, sentBA, a.RxPackets(t, b))
+	// The daemon finishes its side (the DONEs it got) after the caller
+	// exits. A DONE may also miss the call: nncp-call hangs up after a
+	// second without traffic, and the daemon checks the 64 MiB before it
+	// acknowledges; a loaded machine takes longer. Then the next call
+	// acknowledges it at once (the receiver has it), and nothing moves twice.
+	settled(t, b, 1)
 	if len(a.TxPackets(t, b))+len(b.TxPackets(t, a)) != 0 {
-		t.Fatal("packets left in tx")
+		t.Logf("after one call, left in tx: a %d, b %d; calling again", len(a.TxPackets(t, b)), len(b.TxPackets(t, a)))
+		r := a.Run(t, testnet.NNCP, nil, "call", "-noprogress", "-onlinedeadline", "1", "b", addr)
+		if r.Code != 0 {
+			t.Fatalf("second call: exit %d\n%s", r.Code, r.Stderr)
+		}
+		settled(t, b, 2)
+		if n := len(logRecs(t, b, "sp-file-done")); n != 1 {
+			t.Fatalf("b received %d packets in all, want the one", n)
+		}
+	}
+	if len(a.TxPackets(t, b))+len(b.TxPackets(t, a)) != 0 {
+		t.Fatalf("packets left in tx: a %d, b %d\n%s", len(a.TxPackets(t, b)), len(b.TxPackets(t, a)), dumpLogs(t, a, b))
 	}
 	t.Logf("64 MiB + 100 small packets in %s (1 s of it the online deadline)", took)
 }
