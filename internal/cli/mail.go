@@ -314,7 +314,9 @@ type mailLogger struct{ x *ctx }
 
 func (l mailLogger) Mail(ev *mta.Event) {
 	f := []kv{{"ID", ev.ID}}
-	if ev.From != "" || ev.What != "" {
+	// Every event is about a message, whose sender is known (<> for the
+	// null sender), but a quarantined batch: its ID names a batch file.
+	if ev.What != "quarantined" {
 		from := ev.From
 		if from == "" {
 			from = "<>"
@@ -339,10 +341,6 @@ func (l mailLogger) Mail(ev *mta.Event) {
 	}
 	if ev.Via != "" {
 		msg += " via " + ev.Via
-	}
-	if ev.Err != nil && ev.What != "failed" && ev.What != "deferred" && ev.What != "quarantined" {
-		l.x.log.fail("mail-"+ev.What, f, ev.Err, msg)
-		return
 	}
 	if ev.Err != nil {
 		l.x.log.fail("mail-"+ev.What, f, ev.Err, msg)

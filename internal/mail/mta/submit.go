@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/mail"
-	"strconv"
 	"strings"
 
 	"ferry/internal/config"
@@ -295,5 +294,3 @@ func (m *MTA) fillHeaderFacts(msg *Message) {
 	}
 	msg.Subject = strings.TrimSpace(subj)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
