@@ -211,13 +211,9 @@ func (t *Tosser) One(j spool.Job) *Event {
 var errSkip = errors.New("skipped")
 
 func (t *Tosser) one(j spool.Job, ev *Event) error {
-	self := t.Cfg.Self
-	if j.Header.Recipient != self.ID {
-		return fmt.Errorf("%w (to %s)", pktcrypt.ErrNotForUs, j.Header.Recipient)
-	}
-	sender, ok := t.Cfg.ByID[j.Header.Sender]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownSender, j.Header.Sender)
+	sender, err := checkHeader(t.Cfg, &j.Header)
+	if err != nil {
+		return err
 	}
 	ev.Sender = sender
 	if t.Opts.Seen && t.Spool.IsSeen(j.Node, j.Name) {
@@ -242,22 +238,11 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 	if h != j.Header {
 		return errors.New("header differs from its hdr/ copy")
 	}
-	d, err := pktcrypt.NewDecrypter(f, &h, self, &sender.Public)
+	d, ph, err := openPlain(f, &h, t.Cfg.Self, sender)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	var hb [wire.PlainHeaderSize]byte
-	if _, err := io.ReadFull(d, hb[:]); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return fmt.Errorf("plain header: %w", pktcrypt.ErrTruncated)
-		}
-		return err
-	}
-	ph, err := wire.ParsePlainHeader(hb[:])
-	if err != nil {
-		return err
-	}
 	ev.Type, ev.Nice, ev.Path = ph.Type, ph.Nice, ph.Path
 	if t.skip(ph.Type) {
 		return errSkip
