@@ -116,7 +116,7 @@ func runAck(x *ctx, args []string) error {
 			}
 			nodes = append(nodes, n)
 		}
-		if o.Via, err = x.parseVia(*viaS); err != nil {
+		if o.Via, err = tx.ParseRoute(x.cfg, *viaS); err != nil {
 			return err
 		}
 	}

@@ -88,7 +88,7 @@ func runFile(x *ctx, args []string) error {
 		}
 	}
 	if *maxSize > 0 && size >= 0 && *chunked <= 0 {
-		hops, err := x.sender().Route(to, o.Via)
+		hops, err := x.sender().Hops(to, o.Via)
 		if err != nil {
 			return err
 		}

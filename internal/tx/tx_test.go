@@ -33,12 +33,11 @@ func TestRoutesAndPadding(t *testing.T) {
 	net.Via(t, "a", "d", "b", "c")
 	s := sender(t, net.Nodes["a"])
 	d := s.Cfg.Neigh["d"]
-	hops, err := s.Route(d, nil)
+	hops, err := s.Hops(d, Route{})
 	if err != nil || len(hops) != 3 || hops[0].Name != "b" || hops[1].Name != "c" {
 		t.Fatalf("route %v %v", hops, err)
 	}
-	direct := []node.ID{}
-	if hops, _ := s.Route(d, &direct); len(hops) != 1 {
+	if hops, _ := s.Hops(d, Direct()); len(hops) != 1 {
 		t.Fatal("-via - not direct")
 	}
 	// Padded through two wrappers: the outermost packet reaches the
@@ -76,7 +75,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("wrap without relays: %v", err)
 	}
 	bad := []node.ID{{1, 2, 3}}
-	if _, err := s.File(b, strings.NewReader("x"), "x", Options{Via: &bad}); !errors.Is(err, config.ErrUnknownNode) {
+	if _, err := s.File(b, strings.NewReader("x"), "x", Options{Via: Through(bad...)}); !errors.Is(err, config.ErrUnknownNode) {
 		t.Fatalf("unknown via: %v", err)
 	}
 	// A failing payload leaves nothing in tx/ or tmp/.
@@ -88,5 +87,43 @@ func TestRefusals(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(s.Spool.TmpDir()); len(ents) != 0 {
 		t.Fatalf("%d files left in tmp/", len(ents))
+	}
+}
+
+// -via as ParseRoute reads it, and Transit's relays: the route's, else the
+// destination's configured ones, else none.
+func TestParseRouteAndTransit(t *testing.T) {
+	net := testnet.New(t, "a", "b", "c", "d")
+	net.Via(t, "a", "d", "b")
+	s := sender(t, net.Nodes["a"])
+	b, c, d := s.Cfg.Neigh["b"], s.Cfg.Neigh["c"], s.Cfg.Neigh["d"]
+	for _, tc := range []struct {
+		via  string
+		want []string
+	}{{"", []string{"b", "d"}}, {"-", []string{"d"}}, {"c", []string{"c", "d"}}, {"c, " + b.ID.String(), []string{"c", "b", "d"}}} {
+		r, err := ParseRoute(s.Cfg, tc.via)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.via, err)
+		}
+		hops, err := s.Hops(d, r)
+		var names []string
+		for _, h := range hops {
+			names = append(names, h.Name)
+		}
+		if err != nil || strings.Join(names, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("-via %q: hops %v %v, want %v", tc.via, names, err, tc.want)
+		}
+	}
+	if _, err := ParseRoute(s.Cfg, "b,nosuch"); !errors.Is(err, config.ErrUnknownNode) {
+		t.Errorf("unknown relay: %v", err)
+	}
+	if r, err := s.Transit(d.ID, Route{}, strings.NewReader("opaque"), Options{}); err != nil || r.Hop != b.ID {
+		t.Errorf("transit by d's configured route: %+v %v", r, err)
+	}
+	if r, err := s.Transit(d.ID, Through(c.ID), strings.NewReader("opaque"), Options{}); err != nil || r.Hop != c.ID {
+		t.Errorf("transit through c: %+v %v", r, err)
+	}
+	if _, err := s.Transit(c.ID, Route{}, strings.NewReader("opaque"), Options{}); !errors.Is(err, ErrNoRelays) {
+		t.Errorf("transit to c, which has no via: %v", err)
 	}
 }

@@ -137,7 +137,7 @@ func (m *MTA) checkLimits(n *config.Neighbour, size int64) error {
 		return &PermanentError{fmt.Errorf("%w: %d bytes, %s takes at most %d", ErrTooBig, size, n.Name, lim.MaxSize)}
 	}
 	if lim.MaxQueue > 0 {
-		hops, err := m.Sender.Route(n, nil)
+		hops, err := m.Sender.Hops(n, tx.Route{})
 		if err != nil {
 			return err
 		}
