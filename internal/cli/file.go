@@ -10,9 +10,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/logrec"
-	"ferry/internal/pktcrypt"
 	"ferry/internal/tx"
-	"ferry/internal/wire"
 )
 
 func init() {
@@ -87,23 +85,18 @@ func runFile(x *ctx, args []string) error {
 			body, size = f, fi.Size()
 		}
 	}
-	if *maxSize > 0 && size >= 0 && *chunked <= 0 {
-		hops, err := x.sender().Hops(to, o.Via)
-		if err != nil {
-			return err
-		}
-		est := pktcrypt.EncryptedSize(wire.PlainHeaderSize+size, 0)
-		for range hops[1:] {
-			est = pktcrypt.EncryptedSize(wire.PlainHeaderSize+est, 0)
-		}
-		if est > int64(*maxSize)*1024 {
-			return fmt.Errorf("packet would be %s, over -maxsize %d KiB", humanSize(est), *maxSize)
+	s := x.sender()
+	if *chunked <= 0 {
+		o.MaxSize = int64(*maxSize) * 1024
+	}
+	if size >= 0 {
+		if err := s.CheckFileSize(to, size, o); err != nil {
+			return x.maxSizeErr(err, *maxSize)
 		}
 	}
 	bar := x.newBar(size, "File "+srcName)
 	body = bar.reader(body)
 	defer bar.finish()
-	s := x.sender()
 	if *chunked > 0 {
 		res, err := s.FileChunked(to, body, dst, *chunked*1024, o, func(i int, r *tx.Result) {
 			x.logTx(to, "file", nice, r, []kv{{"Src", srcName}, {"Dst", fmt.Sprintf("%s.nncp.chunk%d", dst, i)}},
@@ -118,15 +111,23 @@ func runFile(x *ctx, args []string) error {
 	}
 	r, err := s.File(to, body, dst, o)
 	if err != nil {
-		return err
-	}
-	if *maxSize > 0 && r.PktSize > int64(*maxSize)*1024 {
-		x.spool.Remove(r.Hop, "tx", r.Pkt)
-		return fmt.Errorf("packet is %s, over -maxsize %d KiB: removed", humanSize(r.PktSize), *maxSize)
+		return x.maxSizeErr(err, *maxSize)
 	}
 	x.logTx(to, "file", nice, r, []kv{{"Src", srcName}, {"Dst", dst}},
 		fmt.Sprintf("File %s (%s) is sent to %s:%s", srcName, humanSize(r.Size), to.Name, dst))
 	return nil
+}
+
+// maxSizeErr words a tx.SizeError in -maxsize's terms; other errors pass.
+func (x *ctx) maxSizeErr(err error, maxKiB uint64) error {
+	var se *tx.SizeError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Estimated {
+		return fmt.Errorf("packet would be %s, over -maxsize %d KiB", humanSize(se.Size), maxKiB)
+	}
+	return fmt.Errorf("packet is %s, over -maxsize %d KiB: not queued", humanSize(se.Size), maxKiB)
 }
 
 // logTx logs a queued packet as NNCP does (Who: tx).

@@ -34,6 +34,10 @@ type Options struct {
 	// Via is the route to the destination (the zero Route: its
 	// configured one).
 	Via Route
+	// MaxSize, when positive, is the largest packet to queue: a bigger
+	// one is refused (SizeError) once built, before it enters tx/, so
+	// that no xfer or call can carry it meanwhile.
+	MaxSize int64
 }
 
 // Result tells what was queued.
@@ -124,6 +128,9 @@ func (s *Sender) queue(layers []layer, o Options, fill func(w io.Writer) error) 
 		if err := encs[i].Close(); err != nil {
 			return nil, err
 		}
+	}
+	if o.MaxSize > 0 && tmp.Len() > o.MaxSize {
+		return nil, &SizeError{Size: tmp.Len(), Max: o.MaxSize}
 	}
 	hop := layers[0].to
 	name, err := tmp.Commit(hop.ID, spool.TX, "")

@@ -11,6 +11,7 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/pktcrypt"
+	"ferry/internal/safeio"
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
 )
@@ -125,5 +126,58 @@ func TestParseRouteAndTransit(t *testing.T) {
 	}
 	if _, err := s.Transit(c.ID, Route{}, strings.NewReader("opaque"), Options{}); !errors.Is(err, ErrNoRelays) {
 		t.Errorf("transit to c, which has no via: %v", err)
+	}
+}
+
+// -maxsize: FileSize is the exact size File queues; a payload of known
+// size over the limit is refused before it is read, and one of unknown
+// size (stdin, pax) once built but before it is placed in tx/: no packet
+// over the limit is ever visible there for an xfer or a call to carry.
+func TestMaxSize(t *testing.T) {
+	net := testnet.New(t, "a", "b", "c", "d")
+	net.Via(t, "a", "d", "b", "c")
+	s := sender(t, net.Nodes["a"])
+	d := s.Cfg.Neigh["d"]
+	body := strings.Repeat("x", 200<<10) // two blocks at each layer
+	r, err := s.File(d, strings.NewReader(body), "x", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est, err := s.FileSize(d, int64(len(body)), Options{}); err != nil || est != r.PktSize {
+		t.Fatalf("FileSize %d %v, the packet is %d", est, err, r.PktSize)
+	}
+	s.Spool.Remove(r.Hop, spool.TX, r.Pkt)
+
+	o := Options{MaxSize: r.PktSize - 1}
+	var se *SizeError
+	if err := s.CheckFileSize(d, int64(len(body)), o); !errors.As(err, &se) || !se.Estimated || se.Size != r.PktSize {
+		t.Errorf("CheckFileSize over the limit: %v", err)
+	}
+	if err := s.CheckFileSize(d, int64(len(body)), Options{MaxSize: r.PktSize}); err != nil {
+		t.Errorf("CheckFileSize at the limit: %v", err)
+	}
+	var placed []string
+	restore := safeio.SetFault(func(op safeio.Op, path string, _ int) error {
+		if op == safeio.OpRename || op == safeio.OpLink {
+			placed = append(placed, path)
+		}
+		return nil
+	})
+	_, err = s.File(d, strings.NewReader(body), "x", o)
+	restore()
+	if !errors.As(err, &se) || se.Estimated || se.Size != r.PktSize || !errors.Is(err, ErrTooBig) {
+		t.Fatalf("File over -maxsize: %v", err)
+	}
+	if len(placed) != 0 {
+		t.Errorf("a packet over -maxsize was placed: %v", placed)
+	}
+	if ents, _ := os.ReadDir(s.Spool.QueueDir(r.Hop, spool.TX)); len(ents) != 0 {
+		t.Errorf("tx/ holds %d files", len(ents))
+	}
+	if ents, _ := os.ReadDir(s.Spool.TmpDir()); len(ents) != 0 {
+		t.Errorf("tmp/ holds %d files", len(ents))
+	}
+	if _, err := s.File(d, strings.NewReader(body), "x", Options{MaxSize: r.PktSize}); err != nil {
+		t.Errorf("File at the limit: %v", err)
 	}
 }
