@@ -48,7 +48,7 @@ func (x *ctx) autoToss(id node.ID, a autoTossOpts) int {
 	o := a.o
 	o.Node = &id
 	o.Seen = a.seen
-	o.Report = x.reportToss
+	o.Report = x.tossReporter(false, nil)
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}

@@ -10,7 +10,6 @@ import (
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/spool"
-	"ferry/internal/toss"
 	"ferry/internal/tx"
 )
 
@@ -34,11 +33,6 @@ type ctx struct {
 	cfg   *config.Config
 	spool *spool.Spool
 	log   *logger
-
-	// onTossed, when set, sees every packet toss processed (the mail
-	// system watches ACKs).
-	onTossed func(*toss.Event)
-	tossDry  bool
 }
 
 func (x *ctx) close() {

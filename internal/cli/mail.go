@@ -349,16 +349,17 @@ func (l mailLogger) Mail(ev *mta.Event) {
 	l.x.log.info("mail-"+ev.What, f, msg)
 }
 
-// mailOnToss lets the mail system see ACKs for packets it sent.
-func (x *ctx) mailOnToss() {
+// mailOnToss returns what lets the mail system see ACKs for packets it
+// sent, for a toss to call on each packet processed (nil: no mail).
+func (x *ctx) mailOnToss() func(*toss.Event) {
 	if x.cfg.Mail == nil {
-		return
+		return nil
 	}
 	m, err := mta.New(x.cfg, x.spool, mailLogger{x})
 	if err != nil {
-		return
+		return nil
 	}
-	x.onTossed = func(ev *toss.Event) {
+	return func(ev *toss.Event) {
 		if ev.Type == wire.TypeACK && ev.Outcome == toss.Done {
 			m.NoteACK(ev.Dst)
 		}
