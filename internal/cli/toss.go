@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"ferry/internal/node"
-	"ferry/internal/spool"
 	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
@@ -56,8 +55,8 @@ func runToss(x *ctx, args []string) error {
 	o.Report = x.tossReporter(*dry, x.mailOnToss())
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
-	o.Progress = func(j spool.Job, name string) progress.Meter {
-		if m := x.newMeter(j.Size, "File "+name); m != nil {
+	o.Progress = func(ev *toss.Event) progress.Meter {
+		if m := x.newMeter(ev.Job.Size, "File "+string(ev.Path)); m != nil {
 			return m
 		}
 		return nil

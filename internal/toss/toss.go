@@ -56,9 +56,10 @@ type Options struct {
 	// MemLimit is the largest exec body kept in memory while it is
 	// checked; bigger ones are staged in the spool's tmp/. Default 16 MiB.
 	MemLimit int64
-	// Progress, when set, is asked for a meter for each file being
-	// written to incoming (nil: none).
-	Progress func(j spool.Job, name string) progress.Meter
+	// Progress, when set, is asked for a meter for each file about to be
+	// written to incoming: ev is its packet's event so far (Job, Type,
+	// Path: the name as sent); nil: none.
+	Progress func(ev *Event) progress.Meter
 	// InProcess, when set, is offered every exec handle before it is
 	// started: if it recognises the command as one it can run itself (ferry's
 	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
