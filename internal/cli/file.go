@@ -100,9 +100,9 @@ func runFile(x *ctx, args []string) error {
 	body = bar.reader(body)
 	defer bar.finish()
 	if *chunked > 0 {
-		res, err := s.FileChunked(to, body, dst, *chunked*1024, o, func(i int, r *tx.Result) {
-			x.logTx(to, "file", nice, r, []kv{{"Src", srcName}, {"Dst", fmt.Sprintf("%s.nncp.chunk%d", dst, i)}},
-				fmt.Sprintf("File %s (%s) is sent to %s:%s.nncp.chunk%d", srcName, humanSize(r.Size), to.Name, dst, i))
+		res, err := s.FileChunked(to, body, dst, *chunked*1024, o, func(r *tx.Result) {
+			x.logTx(to, "file", nice, r, []kv{{"Src", srcName}, {"Dst", fmt.Sprintf("%s.nncp.chunk%d", dst, r.Chunk)}},
+				fmt.Sprintf("File %s (%s) is sent to %s:%s.nncp.chunk%d", srcName, humanSize(r.Size), to.Name, dst, r.Chunk))
 		})
 		if err != nil {
 			return err

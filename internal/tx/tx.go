@@ -50,6 +50,8 @@ type Result struct {
 	// reports it in logs; PktSize the queued file's size.
 	Size    int64
 	PktSize int64
+	// Chunk is a chunk's number, from 0 (FileChunked).
+	Chunk int
 }
 
 // Send queues a packet for `to` whose plain header is ph and whose payload
