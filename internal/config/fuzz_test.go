@@ -67,7 +67,7 @@ func FuzzMarshalStrings(f *testing.F) {
 		if !utf8.ValidString(s) {
 			return // Hjson is UTF-8 text
 		}
-		raw := map[string]any{"v": s, "l": []any{s, "x"}}
+		raw := map[string]any{"v": s, "l": []any{s, "x"}, "sl": []string{s}}
 		if s != "" {
 			raw[s] = "k"
 		}
@@ -78,6 +78,7 @@ func FuzzMarshalStrings(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q: %v\n%s", s, err, text)
 		}
+		raw["sl"] = []any{s} // read back as hjson-go decodes a list
 		if !reflect.DeepEqual(back.Mail.Raw, raw) || back.Neigh["self"].Incoming != "/"+s || back.Neigh["self"].Exec["x"][0] != s {
 			t.Fatalf("%q does not survive:\n%s", s, text)
 		}

@@ -38,6 +38,8 @@ func safe(v any) any {
 			m[k] = safe(e)
 		}
 		return m
+	case []string:
+		return inlineList(v)
 	case []any:
 		l := make([]any, len(v))
 		for i, e := range v {
