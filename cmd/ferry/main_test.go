@@ -12,13 +12,13 @@ import (
 // The scripts in testdata/script run ferry in-process under the names a
 // user runs it by: "ferry", and the nncp-* symlinks.
 func TestMain(m *testing.M) {
-	run := func() int { return cli.Main(cli.OSEnv(), os.Args) }
-	cmds := map[string]func() int{"ferry": run}
+	run := func() { os.Exit(cli.Main(cli.OSEnv(), os.Args)) }
+	cmds := map[string]func(){"ferry": run}
 	for _, n := range []string{"file", "exec", "freq", "toss", "xfer", "cfgnew", "cfgmin", "stat", "rm", "check", "pkt", "log", "hash", "ack", "trns", "bundle", "reass", "caller", "cronexpr"} {
 		cmds["nncp-"+n] = run
 	}
 	cmds["nncp-bogus"] = run
-	os.Exit(testscript.RunMain(m, cmds))
+	testscript.Main(m, cmds)
 }
 
 func TestScripts(t *testing.T) {

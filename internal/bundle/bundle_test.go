@@ -260,7 +260,7 @@ func TestRxTxSpool(t *testing.T) {
 			if _, err := os.Stat(s.PktPath(sat, spool.RX, satToHub[1].id)); err == nil {
 				t.Errorf("dry %v: the corrupted packet was stored", dry)
 			}
-			n, _ := Queue(s.QueueDir(sat, spool.RX))
+			n, _ := s.Names(sat, spool.RX)
 			if want := 5; dry {
 				if len(n) != 0 {
 					t.Errorf("dry run stored %d packets", len(n))
@@ -278,7 +278,7 @@ func TestRxTxSpool(t *testing.T) {
 		if !errors.Is(err, ErrTruncated) {
 			t.Fatalf("err %v", err)
 		}
-		n, _ := Queue(s.QueueDir(sat, spool.RX))
+		n, _ := s.Names(sat, spool.RX)
 		if len(n) != 1 {
 			t.Errorf("%d packets stored, want the 1 whole one", len(n))
 		}
@@ -311,7 +311,7 @@ func TestRxTxSpool(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		order, _ := Queue(s.QueueDir(hub, spool.TX))
+		order, _ := s.Names(hub, spool.TX)
 		var buf bytes.Buffer
 		var evs []*Event
 		failed, err := Tx(s, &buf, Options{Self: sat, Nodes: []node.ID{hub}, Report: func(e *Event) { evs = append(evs, e) }})
@@ -336,7 +336,7 @@ func TestRxTxSpool(t *testing.T) {
 		if err != nil || failed != 1 {
 			t.Fatalf("failed %d, err %v", failed, err)
 		}
-		left, _ := Queue(s.QueueDir(hub, spool.TX))
+		left, _ := s.Names(hub, spool.TX)
 		if len(left) != 1 || left[0] != order[1] {
 			t.Errorf("tx/ keeps %v, want [%s]", left, order[1])
 		}

@@ -102,22 +102,6 @@ func (o *Options) maxNice() uint8 {
 	return o.MaxNice
 }
 
-// Queue lists the packets of a queue directory in directory order (the
-// order nncp-bundle puts them in a bundle).
-func Queue(dir string) ([]string, error) {
-	ents, err := spool.ReadDirUnsorted(dir)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && spool.ValidName(e.Name()) {
-			names = append(names, e.Name())
-		}
-	}
-	return names, nil
-}
-
 // Tx writes the packets queued for o.Nodes to w. An error writing w is
 // returned at once (the stream is then unusable); a packet that cannot be
 // read is reported and counted in failed.
@@ -125,7 +109,7 @@ func Tx(s *spool.Spool, w io.Writer, o Options) (failed int, err error) {
 	bw := bufio.NewWriterSize(w, 128*1024)
 	bwr := NewWriter(bw)
 	for _, id := range o.Nodes {
-		names, err := Queue(s.QueueDir(id, spool.TX))
+		names, err := s.Names(id, spool.TX) // directory order, as nncp-bundle
 		if err != nil {
 			o.report(&Event{Kind: Failed, XX: spool.TX, Node: id, Err: err})
 			failed++

@@ -39,8 +39,8 @@ func TestExecDialer(t *testing.T) {
 	dir := t.TempDir()
 	stub := filepath.Join(dir, "call")
 	if err := writeFile(stub, `#!/bin/sh
-echo "$@" > `+dir+`/args.tmp && mv `+dir+`/args.tmp `+dir+`/args
 trap 'echo term > `+dir+`/term.tmp; mv `+dir+`/term.tmp `+dir+`/term; exit 0' TERM
+echo "$@" > `+dir+`/args.tmp && mv `+dir+`/args.tmp `+dir+`/args
 [ "$3" = "hold" ] || exit 0
 while :; do sleep 0.05; done
 `); err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,11 +8,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ferry/internal/bundle"
 	"ferry/internal/config"
 	"ferry/internal/node"
-	"ferry/internal/pktcrypt"
 	"ferry/internal/spool"
+	"ferry/internal/toss"
 	"ferry/internal/tx"
 	"ferry/internal/wire"
 )
@@ -118,7 +116,7 @@ func runAck(x *ctx, args []string) error {
 			}
 			nodes = append(nodes, n)
 		}
-		if o.Via, err = x.parseVia(*viaS); err != nil {
+		if o.Via, err = tx.ParseRoute(x.cfg, *viaS); err != nil {
 			return err
 		}
 	}
@@ -131,19 +129,19 @@ func runAck(x *ctx, args []string) error {
 			}
 			continue
 		}
-		names, err := bundle.Queue(x.spool.QueueDir(n.ID, spool.RX))
+		names, err := x.spool.Names(n.ID, spool.RX)
 		if err != nil {
 			return err
 		}
 		for _, name := range names {
 			f := []kv{{"Node", n.ID.String()}, {"Pkt", name}}
-			isACK, err := x.isACK(self, n.ID, name)
+			ph, err := toss.Peek(x.cfg, x.spool.PktPath(n.ID, spool.RX, name))
 			if err != nil {
 				x.log.fail("ack-read-if-ack", f, err, fmt.Sprintf("ACKing %s/%s", n.Name, name))
 				failed++
 				continue
 			}
-			if isACK {
+			if ph.Type == wire.TypeACK { // an ACK of an ACK would never end
 				x.log.info("ack-read-if-ack", f, fmt.Sprintf("ACKing %s/%s: it is ACK, skipping", n.Name, name))
 				continue
 			}
@@ -174,38 +172,4 @@ func (x *ctx) sendACK(to *config.Neighbour, name string, id [32]byte, o tx.Optio
 		}
 	}
 	return nil
-}
-
-// isACK decrypts the start of rx packet name from `from` and reports
-// whether it is an ACK (those are not acknowledged: that would never end).
-func (x *ctx) isACK(self *node.Private, from node.ID, name string) (bool, error) {
-	f, err := os.Open(x.spool.PktPath(from, spool.RX, name))
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	h, err := pktcrypt.ReadHeader(f)
-	if err != nil {
-		return false, err
-	}
-	sender, ok := x.cfg.ByID[h.Sender]
-	if !ok {
-		return false, fmt.Errorf("packet from unknown node %s: %w", h.Sender, config.ErrUnknownNode)
-	}
-	d, err := pktcrypt.NewDecrypter(f, &h, self, &sender.Public)
-	if err != nil {
-		return false, err
-	}
-	var hb [wire.PlainHeaderSize]byte
-	if _, err := io.ReadFull(d, hb[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return false, fmt.Errorf("plain header: %w", pktcrypt.ErrTruncated)
-		}
-		return false, err
-	}
-	ph, err := wire.ParsePlainHeader(hb[:])
-	if err != nil {
-		return false, err
-	}
-	return ph.Type == wire.TypeACK, nil
 }

@@ -29,7 +29,6 @@ func (x *ctx) startTossLoop(at autoTossOpts) *tossLoop {
 	if !at.on {
 		return nil
 	}
-	x.mailOnToss()
 	l := &tossLoop{x: x, at: at, dirty: map[node.ID]bool{}, kick: make(chan struct{}, 1), stop: make(chan bool)}
 	l.wg.Add(1)
 	go l.run()

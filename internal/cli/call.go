@@ -31,6 +31,16 @@ type autoTossOpts struct {
 	on   bool
 	seen bool
 	o    toss.Options
+	// after sees each packet tossed (the mail system's ACKs); set by
+	// prepare once the config is loaded.
+	after func(*toss.Event)
+}
+
+// prepare readies -autotoss once the config is loaded.
+func (a *autoTossOpts) prepare(x *ctx) {
+	if a.on {
+		a.after = x.mailOnToss()
+	}
 }
 
 func (a *autoTossOpts) register(fs *flag.FlagSet) {
@@ -49,7 +59,7 @@ func (x *ctx) autoToss(id node.ID, a autoTossOpts) int {
 	o := a.o
 	o.Node = &id
 	o.Seen = a.seen
-	o.Report = x.reportToss
+	o.Report = x.tossReporter(false, a.after)
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
@@ -145,7 +155,7 @@ type CallOptions struct {
 	// OnEvent and Progress are sp.Options': packets finished, and the
 	// meters of packets moving (nil: none).
 	OnEvent  func(sp.Event)
-	Progress func(sp.Transfer) progress.Meter
+	Progress func(*sp.Event) progress.Meter
 }
 
 // Call makes one call with the config and spool already set up, and
@@ -271,6 +281,7 @@ func runCall(x *ctx, args []string) error {
 	if err := x.setup(); err != nil {
 		return err
 	}
+	at.prepare(x)
 	var stopProgress func()
 	o.Progress, stopProgress = x.startCallProgress(st)
 	defer stopProgress()

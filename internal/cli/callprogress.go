@@ -82,7 +82,7 @@ type callProgress struct {
 // pktMeter is one packet's progress.Meter.
 type pktMeter struct {
 	p     *callProgress
-	t     sp.Transfer
+	t     *sp.Event
 	start time.Time
 	mu    sync.Mutex
 	moved int64 // since start
@@ -115,7 +115,7 @@ func (m *pktMeter) Done() {
 // meters' maker for sp.Options.Progress, or nil when progress is off
 // (-noprogress, -quiet, the config's noprogress, not a terminal). Call
 // it before anything logs; stop ends the line.
-func (x *ctx) startCallProgress(st *statusLine) (mk func(sp.Transfer) progress.Meter, stop func()) {
+func (x *ctx) startCallProgress(st *statusLine) (mk func(*sp.Event) progress.Meter, stop func()) {
 	if st == nil || !x.showProgress() {
 		return nil, func() {}
 	}
@@ -135,7 +135,7 @@ func (x *ctx) startCallProgress(st *statusLine) (mk func(sp.Transfer) progress.M
 			}
 		}
 	}()
-	mk = func(t sp.Transfer) progress.Meter {
+	mk = func(t *sp.Event) progress.Meter {
 		m := &pktMeter{p: p, t: t, start: time.Now()}
 		p.mu.Lock()
 		p.moving = append(p.moving, m)
@@ -165,7 +165,7 @@ func (p *callProgress) line(now time.Time) string {
 		moved := m.moved
 		m.mu.Unlock()
 		at := m.t.Offset + moved
-		s := fmt.Sprintf("%s %s %s %s/%s %d%%", xx, m.t.Peer, short(m.t.Name), logrec.HumanSize(at),
+		s := fmt.Sprintf("%s %s %s %s/%s %d%%", xx, m.t.PeerName, short(m.t.Name), logrec.HumanSize(at),
 			logrec.HumanSize(m.t.Size), percentOf(at, m.t.Size))
 		if secs := now.Sub(m.start).Seconds(); secs >= 1 {
 			s += " " + logrec.HumanSize(int64(float64(moved)/secs)) + "/s"

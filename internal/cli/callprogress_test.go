@@ -29,17 +29,17 @@ func TestStatusLine(t *testing.T) {
 // fits the width.
 func TestCallProgressLine(t *testing.T) {
 	p := &callProgress{width: 200, done: map[string]int{}}
-	mk := func(tr sp.Transfer) *pktMeter {
+	mk := func(tr *sp.Event) *pktMeter {
 		m := &pktMeter{p: p, t: tr, start: time.Now()}
 		p.moving = append(p.moving, m)
 		return m
 	}
-	rx := mk(sp.Transfer{Peer: "hub", XX: "rx", Name: "ABCDEFGHIJKL", Size: 4 << 20, Offset: 1 << 20})
+	rx := mk(&sp.Event{PeerName: "hub", XX: "rx", Name: "ABCDEFGHIJKL", Size: 4 << 20, Offset: 1 << 20})
 	rx.Add(1 << 20)
-	tx := mk(sp.Transfer{Peer: "hub", XX: "tx", Name: "ZYXWVUTS", Size: 100})
+	tx := mk(&sp.Event{PeerName: "hub", XX: "tx", Name: "ZYXWVUTS", Size: 100})
 	tx.Add(100)
 	tx.Done()
-	cut := mk(sp.Transfer{Peer: "hub", XX: "tx", Name: "CUTSHORT", Size: 1000})
+	cut := mk(&sp.Event{PeerName: "hub", XX: "tx", Name: "CUTSHORT", Size: 1000})
 	cut.Add(10)
 	got := p.line(time.Now())
 	want := "rx hub ABCDEFGH… 2.0 MiB/4.0 MiB 50% | tx hub CUTSHORT 10 B/1000 B 1% | [0 received, 1 sent]"

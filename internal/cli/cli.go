@@ -71,9 +71,6 @@ func (e *exitError) Unwrap() error { return e.err }
 // exitCode makes an error that exits with code; a nil err prints nothing.
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
-// errUsage marks a command-line mistake (exit 2, like Go's flag package).
-var errUsage = errors.New("usage")
-
 // usageErr formats a command-line mistake.
 func usageErr(format string, a ...any) error {
 	return exitCode(2, fmt.Errorf(format+"%w", append(a, errSilentUsage)...))

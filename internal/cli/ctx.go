@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"ferry/internal/config"
 	"ferry/internal/node"
 	"ferry/internal/spool"
-	"ferry/internal/toss"
 	"ferry/internal/tx"
 )
 
@@ -35,11 +33,6 @@ type ctx struct {
 	cfg   *config.Config
 	spool *spool.Spool
 	log   *logger
-
-	// onTossed, when set, sees every packet toss processed (the mail
-	// system watches ACKs).
-	onTossed func(*toss.Event)
-	tossDry  bool
 }
 
 func (x *ctx) close() {
@@ -180,26 +173,6 @@ func (x *ctx) node(s string) (*config.Neighbour, error) {
 	return x.cfg.Node(s)
 }
 
-// parseVia reads NNCP's -via: "" keeps the configured route, "-" sends
-// directly, "A,B" goes through A then B.
-func (x *ctx) parseVia(s string) (*[]node.ID, error) {
-	if s == "" {
-		return nil, nil
-	}
-	ids := []node.ID{}
-	if s == "-" {
-		return &ids, nil
-	}
-	for _, n := range strings.Split(s, ",") {
-		nb, err := x.node(strings.TrimSpace(n))
-		if err != nil {
-			return nil, fmt.Errorf("-via: %w", err)
-		}
-		ids = append(ids, nb.ID)
-	}
-	return &ids, nil
-}
-
 // parseNice reads a -nice style flag value.
 func parseNice(flagName, s string) (uint8, error) {
 	n, err := node.ParseNice(s)
@@ -239,7 +212,7 @@ func (x *ctx) destination(nodeName, niceS, viaS string, minSizeKiB int64) (*conf
 	if err != nil {
 		return nil, tx.Options{}, err
 	}
-	via, err := x.parseVia(viaS)
+	via, err := tx.ParseRoute(x.cfg, viaS)
 	if err != nil {
 		return nil, tx.Options{}, err
 	}

@@ -58,6 +58,7 @@ func runDaemon(x *ctx, args []string) error {
 			FirstDeadline: x.firstDeadline()},
 		Peers: x.peersFunc(), MaxConn: *maxConn,
 	}
+	at.prepare(x)
 	var stopProgress func()
 	srv.Progress, stopProgress = x.startCallProgress(st)
 	defer stopProgress()

@@ -314,7 +314,9 @@ type mailLogger struct{ x *ctx }
 
 func (l mailLogger) Mail(ev *mta.Event) {
 	f := []kv{{"ID", ev.ID}}
-	if ev.From != "" || ev.What != "" {
+	// Every event is about a message, whose sender is known (<> for the
+	// null sender), but a quarantined batch: its ID names a batch file.
+	if ev.What != "quarantined" {
 		from := ev.From
 		if from == "" {
 			from = "<>"
@@ -340,10 +342,6 @@ func (l mailLogger) Mail(ev *mta.Event) {
 	if ev.Via != "" {
 		msg += " via " + ev.Via
 	}
-	if ev.Err != nil && ev.What != "failed" && ev.What != "deferred" && ev.What != "quarantined" {
-		l.x.log.fail("mail-"+ev.What, f, ev.Err, msg)
-		return
-	}
 	if ev.Err != nil {
 		l.x.log.fail("mail-"+ev.What, f, ev.Err, msg)
 		return
@@ -351,16 +349,17 @@ func (l mailLogger) Mail(ev *mta.Event) {
 	l.x.log.info("mail-"+ev.What, f, msg)
 }
 
-// mailOnToss lets the mail system see ACKs for packets it sent.
-func (x *ctx) mailOnToss() {
+// mailOnToss returns what lets the mail system see ACKs for packets it
+// sent, for a toss to call on each packet processed (nil: no mail).
+func (x *ctx) mailOnToss() func(*toss.Event) {
 	if x.cfg.Mail == nil {
-		return
+		return nil
 	}
 	m, err := mta.New(x.cfg, x.spool, mailLogger{x})
 	if err != nil {
-		return
+		return nil
 	}
-	x.onTossed = func(ev *toss.Event) {
+	return func(ev *toss.Event) {
 		if ev.Type == wire.TypeACK && ev.Outcome == toss.Done {
 			m.NoteACK(ev.Dst)
 		}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"ferry/internal/progress"
 	"ferry/internal/reass"
 	"ferry/internal/wire"
 )
@@ -50,9 +51,12 @@ func runReass(x *ctx, args []string) error {
 	if *stdout {
 		o.Stdout = x.Stdout
 	}
-	o.Progress = func(label, path string, size int64, r io.Reader) io.Reader {
-		b := x.newBar(size, label+" "+path)
-		return &finishReader{r: b.reader(r), b: b}
+	o.Progress = func(ev *reass.Event) progress.Meter {
+		label := "check"
+		if ev.Kind == reass.Reassembling {
+			label = "reass"
+		}
+		return meter{b: x.newBar(ev.Size, label+" "+ev.Path)}
 	}
 	var metas []string
 	if fs.NArg() == 1 {
@@ -160,20 +164,4 @@ func writeDump(w io.Writer, name string, m *wire.ChunkMeta) {
 	for i, c := range m.Checksums {
 		fmt.Fprintf(w, "\t%d: %s\n", i, hex.EncodeToString(c[:]))
 	}
-}
-
-// finishReader closes its progress bar at EOF.
-type finishReader struct {
-	r    io.Reader
-	b    *bar
-	done bool
-}
-
-func (f *finishReader) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err == io.EOF && !f.done {
-		f.done = true
-		f.b.finish()
-	}
-	return n, err
 }

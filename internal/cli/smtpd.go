@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,7 +39,8 @@ func runSmtpd(x *ctx, args []string) error {
 	}
 	lim := m.Mail.SMTPD
 	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt,
-		MaxConn: lim.MaxConn, MaxConnPerIP: lim.MaxConnPerIP, GreetingTimeout: lim.GreetingTimeout, Timeout: lim.Timeout})
+		MaxConn: lim.MaxConn, MaxConnPerIP: lim.MaxConnPerIP, GreetingTimeout: lim.GreetingTimeout, Timeout: lim.Timeout,
+		ErrorLog: x.smtpdErrorLog})
 	x.log.info("smtpd", []kv{{"Addr", l.Addr().String()}}, "SMTP listener on "+l.Addr().String())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -72,9 +74,16 @@ func runSmtpd(x *ctx, args []string) error {
 	return srv.Serve(l)
 }
 
+// smtpdErrorLog logs what the SMTP library reports (a connection ended
+// by an I/O error, a panic in a session).
+func (x *ctx) smtpdErrorLog(msg string) {
+	x.log.fail("smtpd-error", nil, errors.New(msg), "SMTP: "+msg)
+}
+
 // smtpStdio runs one SMTP session on stdin and stdout (sendmail -bs).
 func (x *ctx) smtpStdio(m *mta.MTA) error {
-	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt})
+	srv := smtpd.New(m, smtpd.Options{Domain: m.Domain(), TmpDir: x.spool.TmpDir(), MaxRcpt: m.Mail.MaxRcpt,
+		ErrorLog: x.smtpdErrorLog})
 	return srv.ServeConn(&stdioConn{r: x.Stdin, w: x.Stdout})
 }
 
@@ -96,4 +105,4 @@ func (c *stdioConn) SetWriteDeadline(t time.Time) error { return nil }
 type stdioAddr struct{}
 
 func (stdioAddr) Network() string { return "stdio" }
-func (stdioAddr) String() string  { return fmt.Sprint("stdio") }
+func (stdioAddr) String() string  { return "stdio" }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"ferry/internal/node"
-	"ferry/internal/spool"
 	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
@@ -53,17 +52,15 @@ func runToss(x *ctx, args []string) error {
 		o.Node = &n.ID
 	}
 	o.DryRun, o.Seen = *dry, *seen
-	x.tossDry = *dry
-	o.Report = x.reportToss
+	o.Report = x.tossReporter(*dry, x.mailOnToss())
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
-	o.Progress = func(j spool.Job, name string) progress.Meter {
-		if m := x.newMeter(j.Size, "File "+name); m != nil {
+	o.Progress = func(ev *toss.Event) progress.Meter {
+		if m := x.newMeter(ev.Job.Size, "File "+string(ev.Path)); m != nil {
 			return m
 		}
 		return nil
 	}
-	x.mailOnToss()
 	t := &toss.Tosser{Cfg: x.cfg, Spool: x.spool, Sender: x.sender(), Opts: o}
 	for {
 		failed, err := t.Run()
@@ -77,6 +74,24 @@ func runToss(x *ctx, args []string) error {
 			return nil
 		}
 		time.Sleep(time.Duration(*cycle) * time.Second)
+	}
+}
+
+// tossReporter is a toss's Report: it logs each event (reportToss) and,
+// for each packet processed, sends the notifications (unless dry, a
+// -dryrun) and hands it to after (nil: nothing more).
+func (x *ctx) tossReporter(dry bool, after func(*toss.Event)) func(*toss.Event) {
+	return func(ev *toss.Event) {
+		x.reportToss(ev)
+		if ev.Outcome != toss.Done {
+			return
+		}
+		if !dry {
+			x.notify(ev)
+		}
+		if after != nil {
+			after(ev)
+		}
 	}
 }
 
@@ -144,12 +159,6 @@ func (x *ctx) reportToss(ev *toss.Event) {
 		msg = fmt.Sprintf("Got %s packet from %s", ev.Type, from)
 	}
 	x.log.info("rx", f, msg)
-	if !x.tossDry {
-		x.notify(ev)
-	}
-	if x.onTossed != nil {
-		x.onTossed(ev)
-	}
 }
 
 // reportTossFailure logs a packet left in rx/, with the Who nncp-toss

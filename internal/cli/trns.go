@@ -67,38 +67,21 @@ func runTrns(x *ctx, args []string) error {
 	destID := h.Recipient
 	if dest != nil {
 		destID = dest.ID
-	} else if n, ok := x.cfg.ByID[destID]; ok {
-		dest = n
 	}
-	via, err := x.parseVia(*viaS)
+	via, err := tx.ParseRoute(x.cfg, *viaS)
 	if err != nil {
 		return err
-	}
-	var ids []node.ID
-	switch {
-	case via != nil:
-		ids = *via
-	case dest != nil:
-		ids = dest.Via
-	}
-	if len(ids) == 0 {
-		return errors.New("no relay to transit the packet through: give them with -via NODEx[,...]")
-	}
-	relays := make([]*config.Neighbour, 0, len(ids))
-	for _, id := range ids {
-		n, ok := x.cfg.ByID[id]
-		if !ok {
-			return fmt.Errorf("via %s: %w", id, config.ErrUnknownNode)
-		}
-		relays = append(relays, n)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	bar := x.newBar(fi.Size(), "Tx "+path)
-	r, err := x.sender().Wrap(destID, relays, bar.reader(f), tx.Options{Nice: nice})
+	r, err := x.sender().Transit(destID, via, bar.reader(f), tx.Options{Nice: nice})
 	bar.finish()
+	if errors.Is(err, tx.ErrNoRelays) {
+		return errors.New("no relay to transit the packet through: give them with -via NODEx[,...]")
+	}
 	if err != nil {
 		return err
 	}

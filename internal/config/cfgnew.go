@@ -57,26 +57,16 @@ func NewText(p *node.Private, o NewOptions) []byte {
 // hold private keys. The layout is nncp-cfgmin's, byte for byte, plus a
 // final newline.
 func MinText(c *Config) []byte {
-	w := &hw{}
-	w.line("{")
-	w.indent++
-	w.str("spool", c.Spool)
-	w.str("log", c.Log)
-	w.line("self: null")
-	w.line("neigh:")
-	w.line("{")
-	w.indent++
+	w := newWobj()
+	w.set("spool", c.Spool)
+	w.set("log", c.Log)
+	w.set("self", nil)
+	neigh := newWobj()
 	for _, name := range c.Names() {
-		w.line(quoteKey(name) + ":")
-		w.line("{")
-		w.indent++
-		writePublic(w, &c.Neigh[name].Public)
-		w.close()
+		neigh.set(name, publicObj(&c.Neigh[name].Public))
 	}
-	w.close()
-	w.indent--
-	w.line("}")
-	return w.b.Bytes()
+	w.set("neigh", neigh)
+	return w.text(false)
 }
 
 const newTemplateNoComments = `{

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"unicode/utf8"
+
+	"ferry/internal/node"
 )
 
 // FuzzParse checks that Parse never panics, that it only returns *Error,
@@ -48,6 +51,36 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := Parse(MinText(c), ""); err != nil {
 			t.Fatalf("MinText output does not parse: %v\n%s", err, MinText(c))
+		}
+	})
+}
+
+// FuzzMarshalStrings: any string, as a mail value, a list element, a key,
+// a neighbour's incoming and an exec argument, survives Marshal then Parse
+// (hjson-go writes some strings unquoted that it cannot read back).
+func FuzzMarshalStrings(f *testing.F) {
+	for _, s := range []string{"", "1e", "2E+", "-1.5e-", "true #", "a\nb", "'''", " x", "\u2028", "\xff"} {
+		f.Add(s)
+	}
+	self, _ := node.Generate()
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // Hjson is UTF-8 text
+		}
+		raw := map[string]any{"v": s, "l": []any{s, "x"}, "sl": []string{s}}
+		if s != "" {
+			raw[s] = "k"
+		}
+		c := &Config{Spool: "/s", Log: "/l", Self: self, Mail: &Mail{Raw: raw},
+			Neigh: map[string]*Neighbour{"self": {Public: self.Public, Incoming: "/" + s, Exec: map[string][]string{"x": {s}}}}}
+		text := Marshal(c)
+		back, err := Parse(text, "")
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", s, err, text)
+		}
+		raw["sl"] = []any{s} // read back as hjson-go decodes a list
+		if !reflect.DeepEqual(back.Mail.Raw, raw) || back.Neigh["self"].Incoming != "/"+s || back.Neigh["self"].Exec["x"][0] != s {
+			t.Fatalf("%q does not survive:\n%s", s, text)
 		}
 	})
 }

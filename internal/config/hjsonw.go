@@ -1,214 +1,133 @@
 package config
 
 import (
-	"bytes"
-	"fmt"
-	"math"
-	"regexp"
-	"sort"
-	"strconv"
+	"encoding/json"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/hjson/hjson-go/v4"
 )
 
-// hw writes Hjson the way nncp-cfgnew lays it out: two-space indents,
-// braces on the key's line, one member per line, strings without quotes
-// where Hjson reads them back unchanged.
-type hw struct {
-	b      bytes.Buffer
-	indent int
-}
+// Configs are written by hjson-go's encoder, which nncp-* write with, from
+// ordered maps (members in the order nncp-* use): its quoting decides what
+// needs quotes, so that MinText matches nncp-cfgmin byte for byte.
 
-func (w *hw) line(s string) {
-	for range w.indent {
-		w.b.WriteString("  ")
+// wobj is an Hjson object to write, members in the order set.
+type wobj struct{ m *hjson.OrderedMap }
+
+func newWobj() wobj { return wobj{hjson.NewOrderedMap()} }
+
+// set adds a member; v is a string, a number, a bool, nil, a wobj, a
+// list (inlineList) or a tree as hjson-go decodes it (Mail.Raw).
+func (o wobj) set(key string, v any) { o.m.Set(key, safe(v)) }
+
+// safe is v with every string that hjson-go would write in a form it
+// cannot read back replaced by its quoted form, escapes and all: its
+// encoder and decoder disagree on a number with a dangling exponent ("1e",
+// "2E+", left unquoted) and on leading spaces in a multi-line string.
+func safe(v any) any {
+	switch v := v.(type) {
+	case wobj:
+		return v.m
+	case string:
+		if needsQuotes(v) {
+			return json.Number(encode(v, quoteAlways()))
+		}
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = safe(e)
+		}
+		return m
+	case []string:
+		return inlineList(v)
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = safe(e)
+		}
+		return l
 	}
-	w.b.WriteString(s)
-	w.b.WriteByte('\n')
+	return v
 }
 
-func (w *hw) open(key string) {
-	w.line(quoteKey(key) + ": {")
-	w.indent++
+// needsQuotes reports whether s, written as hjson-go writes an object's
+// string member, does not read back as s.
+func needsQuotes(s string) bool {
+	m := hjson.NewOrderedMap()
+	m.Set("k", s)
+	var back map[string]any
+	err := hjson.Unmarshal(encode(m, hjson.DefaultOptions()), &back)
+	return err != nil || back["k"] != s
 }
 
-func (w *hw) close() {
-	w.indent--
-	w.line("}")
+func quoteAlways() hjson.EncoderOptions {
+	opt := hjson.DefaultOptions()
+	opt.QuoteAlways = true
+	return opt
 }
 
-func (w *hw) str(key, v string) { w.line(quoteKey(key) + ": " + quoteValue(v)) }
-
-func (w *hw) num(key string, v int64) { w.line(quoteKey(key) + ": " + strconv.FormatInt(v, 10)) }
-
-// optNum writes a number unless it is zero.
-func (w *hw) optNum(key string, v int64) {
-	if v != 0 {
-		w.num(key, v)
-	}
-}
-
-// optStr writes a string unless it is empty.
-func (w *hw) optStr(key, v string) {
+// optStr sets a string unless it is empty.
+func (o wobj) optStr(key, v string) {
 	if v != "" {
-		w.str(key, v)
+		o.set(key, v)
 	}
 }
 
-// flag writes "key: true" when v is set.
-func (w *hw) flag(key string, v bool) {
+// optNum sets a number unless it is zero.
+func (o wobj) optNum(key string, v int64) {
+	if v != 0 {
+		o.set(key, v)
+	}
+}
+
+// flag sets "key: true" when v is set.
+func (o wobj) flag(key string, v bool) {
 	if v {
-		w.line(quoteKey(key) + ": true")
+		o.set(key, true)
 	}
 }
 
-func (w *hw) list(key string, l []string) { w.line(quoteKey(key) + ": " + inlineList(l)) }
+// list sets a list of strings, written on one line as nncp-cfgnew writes
+// them (exec: {sendmail: ["/usr/sbin/sendmail"]}).
+func (o wobj) list(key string, l []string) { o.set(key, inlineList(l)) }
 
-func inlineList(l []string) string {
+// inlineList is l as one line of Hjson: each string quoted by hjson-go
+// (QuoteAlways), joined. hjson-go writes a list one element per line; a
+// json.Number is the value it writes as it is, so the line is handed to
+// it as one.
+func inlineList(l []string) json.Number {
 	q := make([]string, len(l))
 	for i, s := range l {
-		q[i] = quoteJSON(s)
+		q[i] = string(encode(s, quoteAlways()))
 	}
-	return "[" + strings.Join(q, ", ") + "]"
+	return json.Number("[" + strings.Join(q, ", ") + "]")
 }
 
-// anyValue writes a value of a tree as hjson-go decodes it (Mail.Raw);
-// prefix is "key: " in an object and "" in a list.
-func (w *hw) anyValue(prefix string, v any, inList bool) {
-	switch v := v.(type) {
-	case map[string]any:
-		if len(v) == 0 {
-			w.line(prefix + "{}")
-			return
-		}
-		w.line(prefix + "{")
-		w.indent++
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			w.anyValue(quoteKey(k)+": ", v[k], false)
-		}
-		w.close()
-	case []any:
-		if len(v) == 0 {
-			w.line(prefix + "[]")
-			return
-		}
-		w.line(prefix + "[")
-		w.indent++
-		for _, e := range v {
-			w.anyValue("", e, true)
-		}
-		w.indent--
-		w.line("]")
-	case []string:
-		w.line(prefix + inlineList(v))
-	case string:
-		if inList {
-			w.line(prefix + quoteJSON(v))
-		} else {
-			w.line(prefix + quoteValue(v))
-		}
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			w.line(prefix + "null")
-		} else {
-			w.line(prefix + strconv.FormatFloat(v, 'g', -1, 64))
-		}
-	case bool:
-		w.line(prefix + strconv.FormatBool(v))
-	case nil:
-		w.line(prefix + "null")
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		w.line(prefix + fmt.Sprint(v))
-	case float32:
-		w.anyValue(prefix, float64(v), inList)
-	default:
-		w.line(prefix + quoteJSON(fmt.Sprint(v)))
-	}
-}
-
-// Hjson reads an unquoted value as a number or a literal when it starts
-// with one followed by the end of the line, a comma, a closing bracket or a
-// comment. These match a superset of that.
-var (
-	startsWithNumber  = regexp.MustCompile(`^-?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]*)?\s*($|[,\]}#]|//|/\*)`)
-	startsWithKeyword = regexp.MustCompile(`^(true|false|null)\s*($|[,\]}#]|//|/\*)`)
-)
-
-// invisible reports characters hjson-go escapes: controls, line breaks and
-// formatting characters a reader would not see.
-func invisible(r rune) bool {
-	switch {
-	case r < 0x20, r >= 0x7f && r <= 0x9f, r == 0xad, r >= 0x600 && r <= 0x604, r == 0x70f,
-		r == 0x17b4, r == 0x17b5, r >= 0x200c && r <= 0x200f, r >= 0x2028 && r <= 0x202f,
-		r >= 0x2060 && r <= 0x206f, r == 0xfeff, r >= 0xfff0 && r <= 0xffff:
-		return true
-	}
-	return false
-}
-
-// hasInvisible reports invisible characters or invalid UTF-8 in s.
-func hasInvisible(s string) bool {
-	if !utf8.ValidString(s) {
-		return true
-	}
-	for _, r := range s {
-		if invisible(r) {
-			return true
-		}
-	}
-	return false
-}
-
-// quoteValue writes an object member's string value, without quotes when
-// Hjson reads it back as the same string. The rules are hjson-go's, which
-// nncp-* write with, so that MinText matches nncp-cfgmin.
+// quoteValue is s as an Hjson value on a line of its own, quoted only
+// where hjson-go would quote it (NewText's spool and log).
 func quoteValue(s string) string {
-	if s == "" || hasInvisible(s) ||
-		strings.ContainsAny(s[:1], " \t\"'#{}[]:,") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/*") ||
-		strings.ContainsAny(s[len(s)-1:], " \t") ||
-		startsWithNumber.MatchString(s) || startsWithKeyword.MatchString(s) {
-		return quoteJSON(s)
+	if needsQuotes(s) {
+		return string(encode(s, quoteAlways()))
 	}
-	return s
+	return string(encode(s, hjson.DefaultOptions()))
 }
 
-// quoteKey writes an object key, without quotes when Hjson allows it.
-func quoteKey(s string) string {
-	if s == "" || hasInvisible(s) || strings.ContainsAny(s, ",{}[] \t:#\"'\\") ||
-		strings.Contains(s, "//") || strings.Contains(s, "/*") {
-		return quoteJSON(s)
-	}
-	return s
+// text is o as a whole Hjson document with a final newline: braces on the
+// key's line (sameLine) as in nncp-cfgnew's text, or on the next line as
+// nncp-cfgmin writes them.
+func (o wobj) text(sameLine bool) []byte {
+	opt := hjson.DefaultOptions()
+	opt.BracesSameLine = sameLine
+	return append(encode(o.m, opt), '\n')
 }
 
-// quoteJSON writes s as a JSON string. Non-ASCII text is kept as is, except
-// for invisible and line-breaking characters, which are escaped.
-func quoteJSON(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case invisible(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
+// encode runs hjson-go's encoder. Every value a Config holds encodes
+// (Mail.Raw is what hjson-go decoded, or what code put there: strings,
+// numbers, bools, lists and maps); an error is a bug in ferry.
+func encode(v any, opt hjson.EncoderOptions) []byte {
+	b, err := hjson.MarshalWithOptions(v, opt)
+	if err != nil {
+		panic("config: hjson encoding: " + err.Error())
 	}
-	b.WriteByte('"')
-	return b.String()
+	return b
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/hjson/hjson-go/v4"
+
 	"ferry/internal/node"
 )
 
@@ -17,13 +19,11 @@ import (
 // are ferry extensions: a Log of FD:N (nncp-* only take that from $NNCPLOG)
 // and the mail section and autotoss-noack, which nncp-* ignore.
 func Marshal(c *Config) []byte {
-	w := &hw{}
-	w.line("{")
-	w.indent++
-	w.str("spool", c.Spool)
-	w.str("log", c.Log)
+	w := newWobj()
+	w.set("spool", c.Spool)
+	w.set("log", c.Log)
 	if c.Umask != nil {
-		w.str("umask", fmt.Sprintf("%03o", uint32(*c.Umask)))
+		w.set("umask", fmt.Sprintf("%03o", uint32(*c.Umask)))
 	}
 	w.flag("noprogress", c.NoProgress)
 	w.flag("nohdr", c.NoHdr)
@@ -31,19 +31,19 @@ func Marshal(c *Config) []byte {
 		w.list("mcd-listen", c.MCDListen)
 	}
 	if len(c.MCDSend) > 0 {
-		w.open("mcd-send")
+		m := newWobj()
 		for _, k := range sortedKeysOf(c.MCDSend) {
-			w.num(k, int64(c.MCDSend[k]))
+			m.set(k, int64(c.MCDSend[k]))
 		}
-		w.close()
+		w.set("mcd-send", m)
 	}
 	if c.Notify != nil {
-		writeNotify(w, c.Notify)
+		w.set("notify", notifyObj(c.Notify))
 	}
 	if c.Self != nil {
-		writeSelf(w, c.Self)
+		w.set("self", selfObj(c.Self))
 	}
-	w.open("neigh")
+	neigh := newWobj()
 	names := sortedKeysOf(c.Neigh)
 	if c.Self != nil && c.Neigh["self"] == nil {
 		names = append(names, "self")
@@ -54,33 +54,31 @@ func Marshal(c *Config) []byte {
 		if n == nil {
 			n = &Neighbour{Public: c.Self.Public}
 		}
-		writeNeighbour(w, c, name, n)
+		neigh.set(name, neighbourObj(c, n))
 	}
-	w.close()
+	w.set("neigh", neigh)
 	if len(c.Areas) > 0 {
-		w.open("areas")
+		areas := newWobj()
 		for _, name := range sortedKeysOf(c.Areas) {
-			writeArea(w, name, c.Areas[name])
+			areas.set(name, areaObj(c.Areas[name]))
 		}
-		w.close()
+		w.set("areas", areas)
 	}
 	if len(c.YggdrasilAliases) > 0 {
-		w.open("yggdrasil-aliases")
+		y := newWobj()
 		for _, k := range sortedKeysOf(c.YggdrasilAliases) {
-			w.str(k, c.YggdrasilAliases[k])
+			y.set(k, c.YggdrasilAliases[k])
 		}
-		w.close()
+		w.set("yggdrasil-aliases", y)
 	}
 	if c.Mail != nil {
 		raw := c.Mail.Raw
 		if raw == nil {
 			raw = map[string]any{}
 		}
-		w.anyValue("mail: ", raw, false)
+		w.set("mail", raw)
 	}
-	w.indent--
-	w.line("}")
-	return w.b.Bytes()
+	return w.text(true)
 }
 
 func sortedKeysOf[V any](m map[string]V) []string {
@@ -94,158 +92,156 @@ func sortedKeysOf[V any](m map[string]V) []string {
 
 func b32(b []byte) string { return node.B32.EncodeToString(b) }
 
-func writeFromTo(w *hw, key string, ft *FromTo) {
-	if ft == nil {
-		return
-	}
-	w.open(key)
-	w.optStr("from", ft.From)
-	w.optStr("to", ft.To)
-	w.close()
+func fromToObj(ft *FromTo) wobj {
+	o := newWobj()
+	o.optStr("from", ft.From)
+	o.optStr("to", ft.To)
+	return o
 }
 
-func writeNotify(w *hw, n *Notify) {
-	w.open("notify")
-	writeFromTo(w, "file", n.File)
-	writeFromTo(w, "freq", n.Freq)
+func notifyObj(n *Notify) wobj {
+	o := newWobj()
+	if n.File != nil {
+		o.set("file", fromToObj(n.File))
+	}
+	if n.Freq != nil {
+		o.set("freq", fromToObj(n.Freq))
+	}
 	if len(n.Exec) > 0 {
-		w.open("exec")
+		e := newWobj()
 		for _, k := range sortedKeysOf(n.Exec) {
 			ft := n.Exec[k]
 			if ft == nil {
 				ft = &FromTo{}
 			}
-			writeFromTo(w, k, ft)
+			e.set(k, fromToObj(ft))
 		}
-		w.close()
+		o.set("exec", e)
 	}
-	w.close()
+	return o
 }
 
-// writeSelf writes the self section in nncp-cfgnew's key order.
-func writeSelf(w *hw, p *node.Private) {
-	w.open("self")
-	w.str("id", p.ID.String())
-	w.str("exchpub", b32(p.ExchPub[:]))
-	w.str("exchprv", b32(p.ExchPrv[:]))
-	w.str("signpub", b32(p.SignPub))
-	w.str("signprv", b32(p.SignPrv))
-	w.str("noiseprv", b32(p.NoisePrv[:]))
+// selfObj is the self section in nncp-cfgnew's key order.
+func selfObj(p *node.Private) wobj {
+	o := newWobj()
+	o.set("id", p.ID.String())
+	o.set("exchpub", b32(p.ExchPub[:]))
+	o.set("exchprv", b32(p.ExchPrv[:]))
+	o.set("signpub", b32(p.SignPub))
+	o.set("signprv", b32(p.SignPrv))
+	o.set("noiseprv", b32(p.NoisePrv[:]))
 	if p.NoisePub != nil {
-		w.str("noisepub", b32(p.NoisePub[:]))
+		o.set("noisepub", b32(p.NoisePub[:]))
 	}
-	w.close()
+	return o
 }
 
-func writePublic(w *hw, p *node.Public) {
-	w.str("id", p.ID.String())
-	w.str("exchpub", b32(p.ExchPub[:]))
-	w.str("signpub", b32(p.SignPub))
+// publicObj is a node's public keys, in nncp-* order.
+func publicObj(p *node.Public) wobj {
+	o := newWobj()
+	o.set("id", p.ID.String())
+	o.set("exchpub", b32(p.ExchPub[:]))
+	o.set("signpub", b32(p.SignPub))
 	if p.NoisePub != nil {
-		w.str("noisepub", b32(p.NoisePub[:]))
+		o.set("noisepub", b32(p.NoisePub[:]))
 	}
+	return o
 }
 
-func writeExec(w *hw, exec map[string][]string) {
+func setExec(o wobj, exec map[string][]string) {
 	if len(exec) == 0 {
 		return
 	}
-	w.open("exec")
+	e := newWobj()
 	for _, k := range sortedKeysOf(exec) {
-		w.list(k, exec[k])
+		e.list(k, exec[k])
 	}
-	w.close()
+	o.set("exec", e)
 }
 
-func writeNeighbour(w *hw, c *Config, name string, n *Neighbour) {
-	w.open(name)
-	writePublic(w, &n.Public)
-	w.optStr("incoming", n.Incoming)
-	writeExec(w, n.Exec)
+func neighbourObj(c *Config, n *Neighbour) wobj {
+	o := publicObj(&n.Public)
+	o.optStr("incoming", n.Incoming)
+	setExec(o, n.Exec)
 	if f := n.Freq; f != nil {
-		w.open("freq")
-		w.optStr("path", f.Path)
-		w.optNum("chunked", f.Chunked)
-		w.optNum("minsize", f.MinSize)
-		w.optNum("maxsize", f.MaxSize)
-		if f.FollowSymlinks {
-			w.flag("follow-symlinks", true)
-		}
-		w.close()
+		fo := newWobj()
+		fo.optStr("path", f.Path)
+		fo.optNum("chunked", f.Chunked)
+		fo.optNum("minsize", f.MinSize)
+		fo.optNum("maxsize", f.MaxSize)
+		fo.flag("follow-symlinks", f.FollowSymlinks)
+		o.set("freq", fo)
 	}
 	if n.ExecMaxSize > 0 && n.ExecMaxSize != DefaultExecMaxSize {
-		w.num("exec-maxsize", n.ExecMaxSize)
+		o.set("exec-maxsize", n.ExecMaxSize)
 	}
 	if len(n.Via) > 0 {
 		via := make([]string, len(n.Via))
 		for i, id := range n.Via {
 			via[i] = c.Name(id)
 		}
-		w.list("via", via)
+		o.list("via", via)
 	}
 	if len(n.Calls) > 0 {
-		w.line("calls: [")
-		w.indent++
+		calls := make([]*hjson.OrderedMap, len(n.Calls))
 		for i := range n.Calls {
-			writeCall(w, &n.Calls[i])
+			calls[i] = callObj(&n.Calls[i]).m
 		}
-		w.indent--
-		w.line("]")
+		o.set("calls", calls)
 	}
 	if len(n.Addrs) > 0 {
-		w.open("addrs")
+		a := newWobj()
 		for _, k := range sortedKeysOf(n.Addrs) {
-			w.str(k, n.Addrs[k])
+			a.set(k, n.Addrs[k])
 		}
-		w.close()
+		o.set("addrs", a)
 	}
-	w.optNum("rxrate", int64(n.RxRate))
-	w.optNum("txrate", int64(n.TxRate))
+	o.optNum("rxrate", int64(n.RxRate))
+	o.optNum("txrate", int64(n.TxRate))
 	if n.OnlineDeadline > 0 && n.OnlineDeadline != DefaultOnlineDeadline {
-		w.num("onlinedeadline", int64(n.OnlineDeadline))
+		o.set("onlinedeadline", int64(n.OnlineDeadline))
 	}
-	w.optNum("maxonlinetime", int64(n.MaxOnlineTime))
-	w.optNum("sp-deadline", int64(n.SPDeadline))
-	w.optNum("sp-ping", int64(n.SPPing))
+	o.optNum("maxonlinetime", int64(n.MaxOnlineTime))
+	o.optNum("sp-deadline", int64(n.SPDeadline))
+	o.optNum("sp-ping", int64(n.SPPing))
 	if n.SPPad != nil {
-		w.num("sp-pad", int64(*n.SPPad))
+		o.set("sp-pad", int64(*n.SPPad))
 	}
-	w.close()
+	return o
 }
 
-func writeCall(w *hw, c *Call) {
-	w.line("{")
-	w.indent++
-	w.str("cron", c.Cron)
+func callObj(c *Call) wobj {
+	o := newWobj()
+	o.set("cron", c.Cron)
 	if c.Nice != 0 {
-		w.str("nice", node.NiceString(c.Nice))
+		o.set("nice", node.NiceString(c.Nice))
 	}
-	w.optStr("xx", c.Xx)
-	w.optNum("rxrate", int64(c.RxRate))
-	w.optNum("txrate", int64(c.TxRate))
-	w.optStr("addr", c.Addr)
-	w.optNum("onlinedeadline", int64(c.OnlineDeadline))
-	w.optNum("maxonlinetime", int64(c.MaxOnlineTime))
+	o.optStr("xx", c.Xx)
+	o.optNum("rxrate", int64(c.RxRate))
+	o.optNum("txrate", int64(c.TxRate))
+	o.optStr("addr", c.Addr)
+	o.optNum("onlinedeadline", int64(c.OnlineDeadline))
+	o.optNum("maxonlinetime", int64(c.MaxOnlineTime))
 	for _, f := range callFlags(c) {
-		w.flag(f.key, *f.dst)
+		o.flag(f.key, *f.dst)
 	}
-	w.close()
+	return o
 }
 
-func writeArea(w *hw, name string, a *Area) {
-	w.open(name)
-	w.str("id", a.ID.String())
+func areaObj(a *Area) wobj {
+	o := newWobj()
+	o.set("id", a.ID.String())
 	if a.Pub != nil {
-		w.str("pub", b32(a.Pub[:]))
+		o.set("pub", b32(a.Pub[:]))
 	}
 	if a.Prv != nil {
-		w.str("prv", b32(a.Prv[:]))
+		o.set("prv", b32(a.Prv[:]))
 	}
 	if len(a.Subs) > 0 {
-		w.list("subs", a.Subs)
+		o.list("subs", a.Subs)
 	}
-	writeExec(w, a.Exec)
-	w.optStr("incoming", a.Incoming)
-	w.flag("allow-unknown", a.AllowUnknown)
-	w.close()
+	setExec(o, a.Exec)
+	o.optStr("incoming", a.Incoming)
+	o.flag("allow-unknown", a.AllowUnknown)
+	return o
 }

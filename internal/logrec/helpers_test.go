@@ -44,8 +44,8 @@ func rawRecords(b []byte) [][]byte {
 }
 
 // toRec splits a parsed NNCP record back into what command code hands the
-// Logger: the time, the error text, and Rec.
-func toRec(t testing.TB, r Record) (time.Time, error, Rec) {
+// Logger: the time, Rec, and the error text (nil when the record has none).
+func toRec(t testing.TB, r Record) (time.Time, Rec, error) {
 	t.Helper()
 	when, err := time.Parse(time.RFC3339Nano, r[0].Value)
 	if r[0].Name != "When" || err != nil {
@@ -68,7 +68,7 @@ func toRec(t testing.TB, r Record) (time.Time, error, Rec) {
 	}
 	rec.Fields = append([]Field(nil), r[i:last]...)
 	rec.Msg = r[last].Value
-	return when, e, rec
+	return when, rec, e
 }
 
 // formatAll renders records as nncp-log does, stopping at a reader error

@@ -156,7 +156,7 @@ func TestWriterReproducesNNCPLogs(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log")
 			var con bytes.Buffer
 			for i, r := range recs {
-				when, e, rec := toRec(t, r)
+				when, rec, e := toRec(t, r)
 				l, err := New(path, &con, Options{Now: func() time.Time { return when }})
 				if err != nil {
 					t.Fatal(err)

@@ -150,3 +150,30 @@ func TestMailLimits(t *testing.T) {
 		t.Errorf("%d packets for a message under the limit, want 1", n)
 	}
 }
+
+// TestMailqACKByAutotoss: the ACK for a mail packet, fetched by ferry
+// call -autotoss, moves the message to "tossed" in mailq, as a plain
+// ferry toss does (the autotoss used to skip the mail system's ACK hook).
+func TestMailqACKByAutotoss(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "sat", "hub")
+	sat, hub := w.node("sat"), w.node("hub")
+	w.setMail(sat, map[string]any{"domain": "sat.example", "smarthost": "hub", "users": mailUsers(sat, "root")})
+	w.setMail(hub, map[string]any{"domain": "hub.example", "users": mailUsers(hub, "alice")})
+	hub.Cfg.Neigh["sat"].Exec["rsmtp"] = []string{w.ferry, "rsmtp", "-cfg", hub.CfgPath}
+	w.write()
+	m := message{Subject: "acked online", From: "root@sat.example", To: []string{"alice@hub.example"}, Body: []byte("hello\n")}
+	w.sendmail(sat, m)
+	ids := mailqIDs(w.do(sat, testnet.Ferry, nil, "mailq").Stdout)
+	if len(ids) != 1 {
+		t.Fatalf("mailq ids %v", ids)
+	}
+	w.carry(sat, testnet.Ferry, hub, testnet.NNCP)
+	w.do(hub, testnet.NNCP, nil, "ack", "-quiet", "-all")
+	addr := freeAddr(t)
+	w.daemon(hub, testnet.NNCP, addr)
+	w.do(sat, testnet.Ferry, nil, "call", "-noprogress", "-quiet", "-autotoss", "-onlinedeadline", "1", "hub", addr)
+	if st := mailqState(w.do(sat, testnet.Ferry, nil, "mailq").Stdout, ids[0]); st != "tossed" {
+		t.Fatalf("state %q after the ACK came by call -autotoss, want tossed\n%s", st, w.do(sat, testnet.Ferry, nil, "mailq", "-all").Stdout)
+	}
+}

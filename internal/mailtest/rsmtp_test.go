@@ -2,7 +2,6 @@ package mailtest
 
 import (
 	"bytes"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -262,6 +261,6 @@ func TestRoutingOnward(t *testing.T) {
 		t.Errorf("hub's mailq -all does not show the mail sent on to far:\n%s", all)
 	}
 	if t.Failed() {
-		t.Log(fmt.Sprintf("far log:\n%s", tail(far.Log, 30)))
+		t.Logf("far log:\n%s", tail(far.Log, 30))
 	}
 }

@@ -239,15 +239,6 @@ func (w *world) exec(cmd *exec.Cmd, stdin []byte) result {
 	return r
 }
 
-func (w *world) must(cmd *exec.Cmd, stdin []byte) result {
-	w.t.Helper()
-	r := w.exec(cmd, stdin)
-	if r.Code != 0 {
-		w.t.Fatalf("%v", r)
-	}
-	return r
-}
-
 // run runs impl's command on nd (-cfg set) without failing.
 func (w *world) run(nd *testnet.Node, impl testnet.Impl, stdin []byte, name string, args ...string) result {
 	w.t.Helper()

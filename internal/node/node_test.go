@@ -81,11 +81,3 @@ func TestSignMatchesStdlib(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkSign(b *testing.B) {
-	p, _ := Generate()
-	msg := make([]byte, 108)
-	for b.Loop() {
-		p.Sign(msg)
-	}
-}

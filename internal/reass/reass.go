@@ -8,7 +8,6 @@ package reass
 
 import (
 	"errors"
-	"ferry/internal/safeio"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"strings"
 
 	"ferry/internal/mth"
+	"ferry/internal/progress"
+	"ferry/internal/safeio"
 	"ferry/internal/wire"
 )
 
@@ -45,6 +46,10 @@ const (
 	ChunkMissing Kind = iota + 1 // Chunk is not there
 	ChunkBad                     // Chunk has the wrong size or checksum (Err)
 	Done                         // the file was reassembled (or, with DryRun, would be)
+	// Only for Options.Progress: Chunk (at Path, Size bytes) is about to
+	// be read to check it, or to write it into the file.
+	Checking
+	Reassembling
 )
 
 // Event is one thing reassembly found or did.
@@ -55,6 +60,9 @@ type Event struct {
 	Err   error
 	// Dst is where the file was written ("" with DryRun or Stdout).
 	Dst string
+	// Path and Size are the chunk's (Checking, Reassembling).
+	Path string
+	Size int64
 }
 
 // Options tune one reassembly.
@@ -71,9 +79,9 @@ type Options struct {
 	NoSync bool
 	// Report receives events.
 	Report func(*Event)
-	// Progress, if set, wraps each chunk as it is read; label is "check"
-	// or "reass", size the chunk's size.
-	Progress func(label, path string, size int64, r io.Reader) io.Reader
+	// Progress, when set, is asked for a meter for each chunk about to be
+	// read (a Checking or Reassembling event); nil: none.
+	Progress func(ev *Event) progress.Meter
 }
 
 func (o *Options) report(ev *Event) {
@@ -82,11 +90,16 @@ func (o *Options) report(ev *Event) {
 	}
 }
 
-func (o *Options) wrap(label, path string, size int64, r io.Reader) io.Reader {
-	if o.Progress == nil {
-		return r
+// copyChunk copies chunk i of metaPath (at p, size bytes) from f to w,
+// through the meter Progress gives for ev's kind.
+func (o *Options) copyChunk(w io.Writer, f io.Reader, kind Kind, metaPath string, i int, p string, size int64) (int64, error) {
+	if o.Progress != nil {
+		if m := o.Progress(&Event{Kind: kind, Meta: metaPath, Chunk: i, Path: p, Size: size}); m != nil {
+			defer m.Done()
+			w = progress.Writer(w, m)
+		}
 	}
-	return o.Progress(label, path, size, r)
+	return io.Copy(w, f)
 }
 
 // ReadMeta reads and parses a .nncp.meta file.
@@ -199,9 +212,9 @@ func Reassemble(metaPath string, o Options) error {
 // not nil. It reports every bad chunk, and returns ErrIncomplete if there
 // was one.
 func verify(metaPath string, m *wire.ChunkMeta, sizes []int64, w io.Writer, o *Options) error {
-	label := "check"
+	kind := Checking
 	if w != nil {
-		label = "reass"
+		kind = Reassembling
 	}
 	bad := false
 	for i, sum := range m.Checksums {
@@ -215,7 +228,7 @@ func verify(metaPath string, m *wire.ChunkMeta, sizes []int64, w io.Writer, o *O
 		if w != nil && !bad {
 			dst = io.MultiWriter(w, h)
 		}
-		n, err := io.Copy(dst, o.wrap(label, p, sizes[i], f))
+		n, err := o.copyChunk(dst, f, kind, metaPath, i, p, sizes[i])
 		f.Close()
 		if err != nil {
 			return err
@@ -244,7 +257,7 @@ func concat(metaPath string, n int, sizes []int64, w io.Writer, o *Options) erro
 		if err != nil {
 			return err
 		}
-		k, err := io.Copy(w, o.wrap("reass", p, sizes[i], f))
+		k, err := o.copyChunk(w, f, Reassembling, metaPath, i, p, sizes[i])
 		f.Close()
 		if err != nil {
 			return err

@@ -3,14 +3,17 @@ package reass
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"ferry/internal/mth"
+	"ferry/internal/progress"
 	"ferry/internal/safeio"
 	"ferry/internal/wire"
 )
@@ -180,5 +183,55 @@ func TestReassembleFaults(t *testing.T) {
 				t.Fatalf("after retry: %q, %s", got, names(t, dir))
 			}
 		})
+	}
+}
+
+// countMeter is a progress.Meter that counts.
+type countMeter struct {
+	n     int64
+	dones *int
+}
+
+func (m *countMeter) Add(n int64) { m.n += n }
+func (m *countMeter) Done()       { *m.dones++ }
+
+// Progress is asked for a meter per chunk read, with the chunk's path and
+// size; each meter sees the chunk's bytes and is done once.
+func TestReassembleProgress(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4)[:25]
+	meta := chunked(t, dir, "f", data, 10)
+	var got []string
+	var meters []*countMeter
+	dones := 0
+	o := Options{NoSync: true, Progress: func(ev *Event) progress.Meter {
+		got = append(got, fmt.Sprintf("%d %s %d", ev.Kind, filepath.Base(ev.Path), ev.Size))
+		m := &countMeter{dones: &dones}
+		meters = append(meters, m)
+		return m
+	}}
+	if err := Reassemble(meta, o); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, k := range []Kind{Checking, Reassembling} {
+		for i, size := range []int{10, 10, 5} {
+			want = append(want, fmt.Sprintf("%d f.nncp.chunk%d %d", k, i, size))
+		}
+	}
+	// Reassemble checks every chunk, then writes them (or checks and
+	// writes in one pass): either way each chunk's meter sees its size.
+	for i, m := range meters {
+		if fmt.Sprint(m.n) != strings.Fields(got[i])[2] {
+			t.Errorf("meter %d (%s) counted %d", i, got[i], m.n)
+		}
+	}
+	if dones != len(meters) || len(got) == 0 {
+		t.Errorf("%d meters, %d done", len(meters), dones)
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			t.Errorf("progress event %q, want among %q", g, want)
+		}
 	}
 }

@@ -175,7 +175,7 @@ func (s *session) onFile(p *wire.SPPacket) error {
 		}
 		r.part = part
 		if s.o.Progress != nil && r.meter == nil {
-			r.meter = s.o.Progress(Transfer{Peer: s.peer.Name, XX: "rx", Name: name, Size: r.size, Offset: int64(p.Offset)})
+			r.meter = s.o.Progress(&Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "rx", Name: name, Size: r.size, Offset: int64(p.Offset)})
 		}
 	}
 	part, meter := r.part, r.meter
@@ -242,7 +242,7 @@ func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 	s.result.Received = append(s.result.Received, name)
 	s.mu.Unlock()
 	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{Peer: s.peer.ID, XX: "rx", Name: name, Size: r.size})
+		s.o.OnEvent(Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "rx", Name: name, Size: r.size})
 	}
 	if !s.o.NoCK {
 		s.queueCtrl(wire.SPPacket{Type: wire.SPDone, Hash: hash})
@@ -277,6 +277,6 @@ func (s *session) onDone(p *wire.SPPacket) {
 	s.result.Sent = append(s.result.Sent, name)
 	s.mu.Unlock()
 	if s.o.OnEvent != nil {
-		s.o.OnEvent(Event{Peer: s.peer.ID, XX: "tx", Name: name, Size: size})
+		s.o.OnEvent(Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "tx", Name: name, Size: size})
 	}
 }

@@ -80,25 +80,20 @@ type Options struct {
 	// OnEvent, when set, sees each packet finished in either direction.
 	OnEvent func(Event)
 	// Progress, when set, gives the meter that follows one packet's bytes
-	// from the transfer's offset on (nil: none); it is Done when the
-	// packet is whole or the session ends.
-	Progress func(Transfer) progress.Meter
+	// from ev.Offset on (nil: none); it is Done when the packet is whole
+	// or the session ends.
+	Progress func(ev *Event) progress.Meter
 }
 
-// Transfer is a packet starting to move.
-type Transfer struct {
-	Peer         string // the neighbour's name
-	XX           string // "rx" or "tx"
-	Name         string
-	Size, Offset int64
-}
-
-// Event is a packet that finished moving.
+// Event is a packet that finished moving (OnEvent), or that starts to
+// (Progress).
 type Event struct {
-	Peer node.ID
-	XX   string // "rx" (received and committed) or "tx" (acknowledged, removed)
-	Name string
-	Size int64
+	Peer     node.ID
+	PeerName string
+	XX       string // "rx" (received and committed) or "tx" (acknowledged, removed)
+	Name     string
+	Size     int64
+	Offset   int64 // where it starts (Progress): a resumed packet's part
 }
 
 // Info is one of the peer's offers.
@@ -623,7 +618,7 @@ func (s *session) writer(ctx context.Context) error {
 			}
 			job.f = f
 			if s.o.Progress != nil {
-				job.meter = s.o.Progress(Transfer{Peer: s.peer.Name, XX: "tx", Name: job.name, Size: job.size, Offset: job.offset})
+				job.meter = s.o.Progress(&Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "tx", Name: job.name, Size: job.size, Offset: job.offset})
 			}
 		}
 		if job != nil {

@@ -81,6 +81,23 @@ func ReadDirUnsorted(dir string) ([]os.DirEntry, error) {
 	return ents, nil
 }
 
+// Names lists the whole packets of a queue (not .part, .nock, hdr/ or
+// seen/) by name, in directory order, which is the order nncp-* process
+// them in. A missing queue is empty.
+func (s *Spool) Names(id node.ID, xx XX) ([]string, error) {
+	ents, err := ReadDirUnsorted(s.QueueDir(id, xx))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && ValidName(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
 // Scan lists a queue's packet files (whole, .nock and .part) in directory
 // order; files whose names are not packet ids, and directories, are left
 // out. With headers, whole packets get their header from hdr/, which is

@@ -1,6 +1,7 @@
 package toss
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ferry/internal/progress"
 	"ferry/internal/tx"
 )
 
@@ -120,5 +122,35 @@ func TestStaleTempsCleaned(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed", filepath.Base(p))
 		}
+	}
+}
+
+// progressCount is a progress.Meter that counts.
+type progressCount struct{ n, dones int64 }
+
+func (m *progressCount) Add(n int64) { m.n += n }
+func (m *progressCount) Done()       { m.dones++ }
+
+// Progress is asked for a meter for a file being written to incoming,
+// with the packet's event (job, type, name as sent); the meter sees the
+// file's bytes and is done once.
+func TestFileProgress(t *testing.T) {
+	a, b, carry := pair(t)
+	body := strings.Repeat("p", 300<<10)
+	if _, err := a.sender.File(a.neigh("b"), strings.NewReader(body), "big.bin", tx.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	carry()
+	m := &progressCount{}
+	var asked []string
+	evs := b.toss(t, Options{Progress: func(ev *Event) progress.Meter {
+		asked = append(asked, fmt.Sprintf("%s %s %v", ev.Type, ev.Path, ev.Job.Size > int64(len(body))))
+		return m
+	}})
+	if e := only(t, evs); e.Outcome != Done {
+		t.Fatalf("%+v", e)
+	}
+	if len(asked) != 1 || asked[0] != "file big.bin true" || m.n != int64(len(body)) || m.dones != 1 {
+		t.Errorf("asked %q; meter counted %d, done %d times", asked, m.n, m.dones)
 	}
 }

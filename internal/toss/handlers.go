@@ -91,7 +91,7 @@ func (p *packet) file() error {
 	spool.HoldTemp(tmp)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
-		if m := p.t.Opts.Progress(p.job, string(p.ph.Path)); m != nil {
+		if m := p.t.Opts.Progress(p.ev); m != nil {
 			w = progress.Writer(tmp, m)
 			defer m.Done()
 		}

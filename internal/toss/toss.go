@@ -56,9 +56,10 @@ type Options struct {
 	// MemLimit is the largest exec body kept in memory while it is
 	// checked; bigger ones are staged in the spool's tmp/. Default 16 MiB.
 	MemLimit int64
-	// Progress, when set, is asked for a meter for each file being
-	// written to incoming (nil: none).
-	Progress func(j spool.Job, name string) progress.Meter
+	// Progress, when set, is asked for a meter for each file about to be
+	// written to incoming: ev is its packet's event so far (Job, Type,
+	// Path: the name as sent); nil: none.
+	Progress func(ev *Event) progress.Meter
 	// InProcess, when set, is offered every exec handle before it is
 	// started: if it recognises the command as one it can run itself (ferry's
 	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
@@ -211,13 +212,9 @@ func (t *Tosser) One(j spool.Job) *Event {
 var errSkip = errors.New("skipped")
 
 func (t *Tosser) one(j spool.Job, ev *Event) error {
-	self := t.Cfg.Self
-	if j.Header.Recipient != self.ID {
-		return fmt.Errorf("%w (to %s)", pktcrypt.ErrNotForUs, j.Header.Recipient)
-	}
-	sender, ok := t.Cfg.ByID[j.Header.Sender]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownSender, j.Header.Sender)
+	sender, err := checkHeader(t.Cfg, &j.Header)
+	if err != nil {
+		return err
 	}
 	ev.Sender = sender
 	if t.Opts.Seen && t.Spool.IsSeen(j.Node, j.Name) {
@@ -242,22 +239,11 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 	if h != j.Header {
 		return errors.New("header differs from its hdr/ copy")
 	}
-	d, err := pktcrypt.NewDecrypter(f, &h, self, &sender.Public)
+	d, ph, err := openPlain(f, &h, t.Cfg.Self, sender)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	var hb [wire.PlainHeaderSize]byte
-	if _, err := io.ReadFull(d, hb[:]); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return fmt.Errorf("plain header: %w", pktcrypt.ErrTruncated)
-		}
-		return err
-	}
-	ph, err := wire.ParsePlainHeader(hb[:])
-	if err != nil {
-		return err
-	}
 	ev.Type, ev.Nice, ev.Path = ph.Type, ph.Nice, ph.Path
 	if t.skip(ph.Type) {
 		return errSkip

@@ -47,8 +47,8 @@ type ChunkedResult struct {
 
 // FileChunked queues body split in chunks of chunkSize bytes, each a file
 // packet DST.nncp.chunkN, followed by DST.nncp.meta listing their MTH.
-// onChunk, if set, is called after each chunk is queued.
-func (s *Sender) FileChunked(to *config.Neighbour, body io.Reader, dst string, chunkSize int64, o Options, onChunk func(i int, r *Result)) (*ChunkedResult, error) {
+// report, if set, is handed each chunk's Result once it is queued.
+func (s *Sender) FileChunked(to *config.Neighbour, body io.Reader, dst string, chunkSize int64, o Options, report func(*Result)) (*ChunkedResult, error) {
 	if chunkSize <= 0 {
 		return nil, errors.New("chunk size must be positive")
 	}
@@ -79,9 +79,10 @@ func (s *Sender) FileChunked(to *config.Neighbour, body io.Reader, dst string, c
 		}
 		meta.FileSize += uint64(n)
 		meta.Checksums = append(meta.Checksums, h.Root())
+		r.Chunk = i
 		res.Chunks = append(res.Chunks, r)
-		if onChunk != nil {
-			onChunk(i, r)
+		if report != nil {
+			report(r)
 		}
 		if n < chunkSize {
 			break

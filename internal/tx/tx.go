@@ -7,7 +7,6 @@ package tx
 
 import (
 	"errors"
-	"fmt"
 	"io"
 
 	"ferry/internal/config"
@@ -32,9 +31,13 @@ type Options struct {
 	Nice uint8
 	// MinSize pads the outermost packet to at least this many bytes.
 	MinSize int64
-	// Via overrides the destination's configured route when non-nil; an
-	// empty slice sends directly.
-	Via *[]node.ID
+	// Via is the route to the destination (the zero Route: its
+	// configured one).
+	Via Route
+	// MaxSize, when positive, is the largest packet to queue: a bigger
+	// one is refused (SizeError) once built, before it enters tx/, so
+	// that no xfer or call can carry it meanwhile.
+	MaxSize int64
 }
 
 // Result tells what was queued.
@@ -47,31 +50,15 @@ type Result struct {
 	// reports it in logs; PktSize the queued file's size.
 	Size    int64
 	PktSize int64
-}
-
-// Route returns the hops a packet for `to` travels: relays first, the
-// destination last.
-func (s *Sender) Route(to *config.Neighbour, via *[]node.ID) ([]*config.Neighbour, error) {
-	ids := to.Via
-	if via != nil {
-		ids = *via
-	}
-	hops := make([]*config.Neighbour, 0, len(ids)+1)
-	for _, id := range ids {
-		n, ok := s.Cfg.ByID[id]
-		if !ok {
-			return nil, fmt.Errorf("via %s: %w", id, config.ErrUnknownNode)
-		}
-		hops = append(hops, n)
-	}
-	return append(hops, to), nil
+	// Chunk is a chunk's number, from 0 (FileChunked).
+	Chunk int
 }
 
 // Send queues a packet for `to` whose plain header is ph and whose payload
 // fill writes. fill must write the whole payload and return nil; on error
 // nothing is queued.
 func (s *Sender) Send(to *config.Neighbour, ph wire.PlainHeader, o Options, fill func(w io.Writer) error) (*Result, error) {
-	hops, err := s.Route(to, o.Via)
+	hops, err := s.Hops(to, o.Via)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +130,9 @@ func (s *Sender) queue(layers []layer, o Options, fill func(w io.Writer) error) 
 		if err := encs[i].Close(); err != nil {
 			return nil, err
 		}
+	}
+	if o.MaxSize > 0 && tmp.Len() > o.MaxSize {
+		return nil, &SizeError{Size: tmp.Len(), Max: o.MaxSize}
 	}
 	hop := layers[0].to
 	name, err := tmp.Commit(hop.ID, spool.TX, "")

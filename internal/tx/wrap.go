@@ -8,8 +8,21 @@ import (
 	"ferry/internal/node"
 )
 
-// ErrNoRelays is returned by Wrap when there is no relay to wrap for.
+// ErrNoRelays is returned by Wrap and Transit when there is no relay to
+// wrap for.
 var ErrNoRelays = errors.New("no relay to wrap the packet for")
+
+// Transit queues an existing encrypted packet (pkt, addressed to dest) in
+// transit packets through the relays of route r, as nncp-trns does: the
+// relays given, or else those dest's config entry names (dest is then a
+// known neighbour). Without relays it returns ErrNoRelays.
+func (s *Sender) Transit(dest node.ID, r Route, pkt io.Reader, o Options) (*Result, error) {
+	relays, err := s.relays(s.Cfg.ByID[dest], r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Wrap(dest, relays, pkt, o)
+}
 
 // Wrap queues an existing encrypted packet (pkt, addressed to dest) in
 // transit packets, as nncp-trns does: one layer per relay, the last relay

@@ -138,7 +138,6 @@ func checkMailbox(addr string, postmaster bool) error {
 		if i >= len(addr) {
 			return bad("unterminated quoted string in %q", addr)
 		}
-		local = addr[:i+1]
 		if rest := addr[i+1:]; rest != "" {
 			if rest[0] != '@' {
 				return bad("junk after quoted local part in %q", addr)

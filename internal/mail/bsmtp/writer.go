@@ -152,7 +152,7 @@ func (w *Writer) envelopeLines(env *Envelope) ([]string, error) {
 	}
 	for _, l := range lines {
 		if len(l)+len(w.eol) > MaxCommandLine {
-			return nil, fmt.Errorf("%w: command longer than %d octets: %.40s...", ErrLineTooLong, MaxCommandLine, l)
+			return nil, fmt.Errorf("%w: command longer than %d octets, starting %.40q", ErrLineTooLong, MaxCommandLine, l)
 		}
 	}
 	return lines, nil

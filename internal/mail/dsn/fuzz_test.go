@@ -31,9 +31,7 @@ func FuzzParseDSN(f *testing.F) {
 		// Rebuild what can be rebuilt: recipients with a valid action,
 		// status and address.
 		o := Options{ReportingMTA: "hub.example", Sender: "a@sat.example", Rand: &counter{}}
-		for _, r := range rep.Recipients {
-			o.Recipients = append(o.Recipients, r)
-		}
+		o.Recipients = append(o.Recipients, rep.Recipients...)
 		o.EnvID, o.QueueID, o.Arrival = rep.EnvID, rep.QueueID, rep.Arrival
 		b, err := Build(o)
 		if err != nil {

@@ -71,7 +71,7 @@ func (m *MTA) List(history bool) ([]*Item, error) {
 				reasons = append(reasons, r.Addr+": "+r.Err)
 			}
 		}
-		if e.Finished.IsZero() == false && e.State() == "bounced" && allCancelled(e) {
+		if !e.Finished.IsZero() && e.State() == "bounced" && allCancelled(e) {
 			it.State = "cancelled"
 		}
 		it.Where = strings.Join(vias, ", ")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/mail"
-	"strconv"
 	"strings"
 
 	"ferry/internal/config"
@@ -138,7 +137,7 @@ func (m *MTA) checkLimits(n *config.Neighbour, size int64) error {
 		return &PermanentError{fmt.Errorf("%w: %d bytes, %s takes at most %d", ErrTooBig, size, n.Name, lim.MaxSize)}
 	}
 	if lim.MaxQueue > 0 {
-		hops, err := m.Sender.Route(n, nil)
+		hops, err := m.Sender.Hops(n, tx.Route{})
 		if err != nil {
 			return err
 		}
@@ -295,5 +294,3 @@ func (m *MTA) fillHeaderFacts(msg *Message) {
 	}
 	msg.Subject = strings.TrimSpace(subj)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

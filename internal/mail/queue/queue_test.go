@@ -204,7 +204,9 @@ func TestDueAndRemove(t *testing.T) {
 	a, _ := q.Accept(entry("", "a@x"), strings.NewReader("a\n"))
 	b := entry("", "b@x")
 	b.NextTry = t0.Add(time.Hour)
-	b, _ = q.Accept(b, strings.NewReader("b\n"))
+	if _, err := q.Accept(b, strings.NewReader("b\n")); err != nil {
+		t.Fatal(err)
+	}
 	due, err := q.Due(t0)
 	if err != nil || len(due) != 1 || due[0].ID != a.ID {
 		t.Fatalf("due %v %v", due, err)

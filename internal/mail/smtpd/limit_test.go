@@ -243,3 +243,27 @@ func TestGreetingTimeoutIsAbsolute(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorLog: what go-smtp reports about a connection (here one the
+// client reset) reaches Options.ErrorLog instead of being dropped.
+func TestErrorLog(t *testing.T) {
+	logged := make(chan string, 10)
+	_, addr, _ := startServer(t, Options{ErrorLog: func(msg string) { logged <- msg }})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := firstLine(t, c); !strings.HasPrefix(l, "220 ") {
+		t.Fatalf("greeting %q", l)
+	}
+	c.(*net.TCPConn).SetLinger(0) // Close sends RST
+	c.Close()
+	select {
+	case msg := <-logged:
+		if !strings.Contains(msg, "reset") {
+			t.Errorf("logged %q, want the reset connection", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing reached ErrorLog within 20 s of the reset")
+	}
+}

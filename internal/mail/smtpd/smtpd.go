@@ -45,6 +45,10 @@ type Options struct {
 	// MaxRcpt is the most recipients of one transaction (0: 100); beyond
 	// it: 452 4.5.3.
 	MaxRcpt int
+	// ErrorLog is handed what the SMTP library reports that no client
+	// sees: a connection that ended in an I/O error, a failed accept, a
+	// panic in a session. nil: such reports are dropped.
+	ErrorLog func(msg string)
 }
 
 // Server is an SMTP listener in front of an MTA.
@@ -105,15 +109,25 @@ func New(m *mta.MTA, o Options) *Server {
 	s.WriteTimeout = time.Minute
 	s.EnableSMTPUTF8 = true
 	s.EnableDSN = true
-	s.ErrorLog = nopLog{}
+	s.ErrorLog = errorLog(o.ErrorLog)
 	srv.s = s
 	return srv
 }
 
-type nopLog struct{}
+// errorLog is Options.ErrorLog as go-smtp's Logger.
+type errorLog func(msg string)
 
-func (nopLog) Printf(string, ...any) {}
-func (nopLog) Println(...any)        {}
+func (f errorLog) Printf(format string, a ...any) {
+	if f != nil {
+		f(strings.TrimSuffix(fmt.Sprintf(format, a...), "\n"))
+	}
+}
+
+func (f errorLog) Println(a ...any) {
+	if f != nil {
+		f(strings.TrimSuffix(fmt.Sprintln(a...), "\n"))
+	}
+}
 
 // Serve accepts connections on l until Close, within the caps and
 // timeouts of Options.
