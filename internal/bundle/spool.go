@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/mth"
 	"ferry/internal/node"
+	"ferry/internal/safeio"
 	"ferry/internal/spool"
 	"ferry/internal/wire"
 )
@@ -105,9 +106,14 @@ func (o *Options) maxNice() uint8 {
 // Tx writes the packets queued for o.Nodes to w. An error writing w is
 // returned at once (the stream is then unusable); a packet that cannot be
 // read is reported and counted in failed.
+//
+// With Delete, packets leave tx/ a batch at a time (see sentBatch), once
+// what was written is flushed to w and, when w is a regular file, fsynced
+// (unless NoSync): on a pipe or a tape, flushed is all ferry can know.
 func Tx(s *spool.Spool, w io.Writer, o Options) (failed int, err error) {
 	bw := bufio.NewWriterSize(w, 128*1024)
 	bwr := NewWriter(bw)
+	sb := &sentBatch{s: s, w: w, bw: bw, o: &o, failed: &failed}
 	for _, id := range o.Nodes {
 		names, err := s.Names(id, spool.TX) // directory order, as nncp-bundle
 		if err != nil {
@@ -126,25 +132,88 @@ func Tx(s *spool.Spool, w io.Writer, o Options) (failed int, err error) {
 		}
 		for _, name := range names {
 			ev := &Event{XX: spool.TX, Node: id, Pkt: name}
-			if err := txOne(s, bwr, bw, ev, &o); err != nil {
+			if err := txOne(s, bwr, ev, &o); err != nil {
 				unlock()
 				return failed, err
 			}
-			if ev.Kind == 0 {
+			switch ev.Kind {
+			case 0:
 				continue
-			}
-			if ev.Kind == Failed {
+			case Sent:
+				if err := sb.add(ev); err != nil {
+					unlock()
+					return failed, err
+				}
+				continue
+			case Failed:
 				failed++
 			}
 			o.report(ev)
 		}
+		// The lock is let go only once what it covered is settled.
+		err = sb.flush()
 		unlock()
+		if err != nil {
+			return failed, err
+		}
 	}
-	return failed, bw.Flush()
+	return failed, sb.flush()
 }
 
-// txOne sends one packet; it returns an error only when the stream broke.
-func txOne(s *spool.Spool, bwr *Writer, bw *bufio.Writer, ev *Event, o *Options) error {
+// sentBatch holds the packets written to the stream but not yet known
+// to be on it: flush makes them so (bufio flush, fsync of a regular
+// file), then removes them from tx/ (with Delete) and reports them.
+type sentBatch struct {
+	s      *spool.Spool
+	w      io.Writer
+	bw     *bufio.Writer
+	o      *Options
+	failed *int
+	evs    []*Event
+	size   int64
+}
+
+func (b *sentBatch) add(ev *Event) error {
+	b.evs = append(b.evs, ev)
+	b.size += ev.Size
+	if len(b.evs) >= 512 || b.size >= 64<<20 {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *sentBatch) flush() error {
+	if err := b.bw.Flush(); err != nil {
+		return err
+	}
+	if len(b.evs) == 0 {
+		return nil
+	}
+	if b.o.Delete && !b.o.DryRun && !b.s.NoSync {
+		if f, ok := b.w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				if err := safeio.Sync(f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, ev := range b.evs {
+		if b.o.Delete && !b.o.DryRun {
+			if err := b.s.Remove(ev.Node, spool.TX, ev.Pkt); err != nil {
+				ev.Kind, ev.Err = Failed, fmt.Errorf("sent but not removed: %w", err)
+				*b.failed++
+			}
+		}
+		b.o.report(ev)
+	}
+	b.evs, b.size = b.evs[:0], 0
+	return nil
+}
+
+// txOne writes one packet to the stream; it returns an error only when
+// the stream broke.
+func txOne(s *spool.Spool, bwr *Writer, ev *Event, o *Options) error {
 	path := s.PktPath(ev.Node, spool.TX, ev.Pkt)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -175,15 +244,7 @@ func txOne(s *spool.Spool, bwr *Writer, bw *bufio.Writer, ev *Event, o *Options)
 	if err := bwr.WritePacket(ev.Node, o.Self, ev.Pkt, size, io.MultiReader(bytes.NewReader(hb[:n]), f)); err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
 	ev.Kind, ev.Size = Sent, size
-	if o.Delete && !o.DryRun {
-		if err := s.Remove(ev.Node, spool.TX, ev.Pkt); err != nil {
-			ev.Kind, ev.Err = Failed, fmt.Errorf("sent but not removed: %w", err)
-		}
-	}
 	return nil
 }
 
@@ -197,27 +258,64 @@ func Rx(s *spool.Spool, r io.Reader, o Options) (failed int, err error) {
 	if !o.DryRun {
 		s.CleanTmp() // what a killed Rx left
 	}
+	// Packets are made durable in rx/ a batch at a time (safeio.Batch)
+	// and reported received once they are.
+	b := s.NewBatch()
+	defer b.Abort()
+	commit := func() error {
+		if err := b.Commit(); err != nil && !errors.Is(err, spool.ErrChecksum) {
+			return err
+		}
+		return nil
+	}
 	br := NewReader(r)
 	for {
 		e, err := br.Next()
 		if err == io.EOF {
-			return failed, nil
+			return failed, commit()
 		}
 		if err != nil {
+			commit() // what was whole before the break
 			return failed, err
 		}
 		ev := &Event{XX: spool.RX, Name: e.Name, Pkt: e.Pkt, FullSize: e.Size}
-		if err := rxOne(s, br, e, ev, &o); err != nil {
+		staged := false
+		done := func(placed bool, err error) {
+			switch {
+			case err != nil:
+				ev.Kind, ev.Err = Failed, err
+				failed++
+			case !placed:
+				ev.Kind, ev.Skip = Skipped, SkipExists
+			default:
+				ev.Kind = Received
+			}
+			o.report(ev)
+		}
+		if err := rxOne(s, b, br, e, ev, &o, done, &staged); err != nil {
+			commit()
 			return failed, err
+		}
+		if staged {
+			if b.Full() {
+				if err := commit(); err != nil {
+					return failed, err
+				}
+			}
+			continue
 		}
 		if ev.Kind == Failed {
 			failed++
 		}
-		o.report(ev)
+		if b.Len() > 0 {
+			b.Then("", func(error) { o.report(ev) }) // in stream order
+		} else {
+			o.report(ev)
+		}
 	}
 }
 
-func rxOne(s *spool.Spool, br *Reader, e *Entry, ev *Event, o *Options) error {
+func rxOne(s *spool.Spool, b *safeio.Batch, br *Reader, e *Entry, ev *Event, o *Options, done func(bool, error), staged *bool) error {
 	skip := func(why Skip) error {
 		ev.Kind, ev.Skip = Skipped, why
 		return nil
@@ -283,14 +381,14 @@ func rxOne(s *spool.Spool, br *Reader, e *Entry, ev *Event, o *Options) error {
 		return err
 	}
 	ev.Size = n
-	if _, err := tmp.Commit(h.Sender, spool.RX, e.Pkt); err != nil {
+	if _, err := tmp.Stage(b, h.Sender, spool.RX, e.Pkt, done); err != nil {
 		if errors.Is(err, spool.ErrChecksum) {
 			ev.Kind, ev.Err = Failed, ErrBadChecksum
 			return nil
 		}
 		return err
 	}
-	ev.Kind = Received
+	*staged = true
 	return nil
 }
 

@@ -102,6 +102,41 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 	return name, nil
 }
 
+// Stage is Commit in a batch (safeio.Batch): the MTH is checked now
+// (ErrChecksum, and the file is removed, if it is not want), and b.Commit
+// places the file at SPOOL/NODEID/XX/NAME unless a packet of that name is
+// there, then calls done (may be nil) once the packet is durable there
+// (placed is false when it was there already).
+func (t *Tmp) Stage(b *safeio.Batch, id node.ID, xx XX, want string, done func(placed bool, err error)) (name string, err error) {
+	if t.done {
+		return "", errors.New("spool: tmp already committed or aborted")
+	}
+	t.done = true
+	name = t.sum()
+	if t.err != nil {
+		t.f.Abort()
+		return "", t.err
+	}
+	if want != "" && name != want {
+		t.f.Abort()
+		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
+	}
+	dir := t.s.QueueDir(id, xx)
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
+		t.f.Abort()
+		return "", tempfail.Local(err)
+	}
+	b.Add(t.f, filepath.Join(dir, name), true, func(placed bool, err error) {
+		if done != nil {
+			done(placed, tempfail.Local(err))
+		}
+	})
+	return name, nil
+}
+
+// NewBatch is a batch for this spool's writes (NoSync as the spool's).
+func (s *Spool) NewBatch() *safeio.Batch { return &safeio.Batch{NoSync: s.NoSync} }
+
 // Abort removes the temporary file. It is safe after Commit.
 func (t *Tmp) Abort() {
 	if t.done {

@@ -71,8 +71,11 @@ type Event struct {
 // toss could ever take it.
 var ErrUnknownSigner = errors.New("packet signed by an unknown node")
 
-// Rx moves packets addressed to us from dir into our spool's rx/ queues.
-// It returns how many packets failed.
+// Rx moves packets addressed to us from dir into our spool's rx/ queues:
+// each is copied to SPOOL/tmp with its MTH checked on the way, the copies
+// are made durable and placed a batch at a time (safeio.Batch), and a
+// packet leaves dir (unless Keep) once its copy is durable in rx/. It
+// returns how many packets failed.
 func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
 		o.MaxNice = 255
@@ -117,30 +120,62 @@ func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			report(&Event{XX: spool.RX, Node: from, Dir: ours, Path: sdir, Err: err})
 			continue
 		}
+		// The copies are made durable a batch at a time (safeio.Batch),
+		// and a packet leaves the stick, and is reported, only once its
+		// copy is durable in rx/.
+		b := s.NewBatch()
 		for _, f := range files {
 			if !f.Type().IsRegular() || !spool.ValidName(f.Name()) {
 				continue
 			}
 			ev := &Event{XX: spool.RX, Node: from, Dir: ours, Pkt: f.Name(), Path: filepath.Join(sdir, f.Name())}
-			ev.Skip, ev.Err = rxOne(s, ev, o)
-			report(ev)
+			staged := false
+			ev.Skip, ev.Err = rxOne(s, b, ev, o, func(placed bool, err error) {
+				if err == nil && !placed {
+					ev.Skip = "already in rx"
+				}
+				if err == nil && !o.Keep {
+					err = os.Remove(ev.Path)
+				}
+				ev.Err = err
+				report(ev)
+			}, &staged)
+			if !staged && b.Len() > 0 {
+				b.Then("", func(error) { report(ev) }) // in order
+			} else if !staged {
+				report(ev)
+			}
+			if b.Full() {
+				b.Commit()
+			}
 		}
+		b.Commit()
 		unlock()
 	}
 	return failed, nil
 }
 
-func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
-	if s.IsSeen(ev.Node, ev.Pkt) {
+// rxOne copies one packet into a temporary file and stages it in b; done
+// is called when b is committed, and *staged says whether it will be.
+func rxOne(s *spool.Spool, b *safeio.Batch, ev *Event, o Options, done func(placed bool, err error), staged *bool) (skip string, err error) {
+	// What another run placed may not be durable yet (it may have been
+	// killed before its fsync of the directory): the source goes once
+	// the batch has synced that directory.
+	drop := func(dir string) {
 		if !o.Keep {
-			os.Remove(ev.Path)
+			b.Then(dir, func(err error) {
+				if err == nil {
+					os.Remove(ev.Path)
+				}
+			})
 		}
+	}
+	if s.IsSeen(ev.Node, ev.Pkt) {
+		drop(filepath.Join(s.QueueDir(ev.Node, spool.RX), "seen"))
 		return "already seen", nil
 	}
 	if _, err := os.Stat(s.PktPath(ev.Node, spool.RX, ev.Pkt)); err == nil {
-		if !o.Keep {
-			os.Remove(ev.Path)
-		}
+		drop(s.QueueDir(ev.Node, spool.RX))
 		return "already in rx", nil
 	}
 	f, err := os.Open(ev.Path)
@@ -188,26 +223,23 @@ func rxOne(s *spool.Spool, ev *Event, o Options) (skip string, err error) {
 		return "", err
 	}
 	defer tmp.Abort()
-	w, done := o.meter(ev, tmp)
+	w, mdone := o.meter(ev, tmp)
 	_, err = io.Copy(w, f)
-	done()
+	mdone()
 	if err != nil {
 		return "", err
 	}
-	if _, err := tmp.Commit(ev.Node, spool.RX, ev.Pkt); err != nil {
+	if _, err := tmp.Stage(b, ev.Node, spool.RX, ev.Pkt, done); err != nil {
 		return "", err
 	}
-	if !o.Keep {
-		if err := os.Remove(ev.Path); err != nil {
-			return "", err
-		}
-	}
+	*staged = true
 	return "", nil
 }
 
 // Tx copies our queued packets for each neighbour into
-// dir/NEIGH/SELF/PKT (written as a temporary file beside it, fsynced,
-// then renamed), removing them from the spool unless Keep. Temporary
+// dir/NEIGH/SELF/PKT (written as a temporary file beside it, then made
+// durable and renamed a batch at a time, see safeio.Batch), removing them
+// from the spool, once their copies are durable, unless Keep. Temporary
 // files a killed Tx left there are removed once stale.
 func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 	if o.MaxNice == 0 {
@@ -260,24 +292,51 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			continue
 		}
 		s.CleanTemps(odir) // what a killed Tx left
+		// As for Rx: copies made durable a batch at a time, a packet
+		// removed from tx/ (and reported) once its copy is durable.
+		b := &safeio.Batch{NoSync: s.NoSync}
 		for _, j := range jobs {
 			ev := &Event{XX: spool.TX, Node: id, Dir: odir, Pkt: j.Name, Path: filepath.Join(odir, j.Name), Size: j.Size}
 			if j.Header.Nice > o.MaxNice {
 				continue
 			}
-			ev.Skip, ev.Err = txOne(s, j, ev, o)
-			report(ev)
+			staged := false
+			ev.Skip, ev.Err = txOne(s, b, j, ev, o, func(_ bool, err error) {
+				if err == nil && !o.Keep {
+					err = s.Remove(j.Node, spool.TX, j.Name)
+				}
+				ev.Err = err
+				report(ev)
+			}, &staged)
+			if !staged && b.Len() > 0 {
+				b.Then("", func(error) { report(ev) }) // in order
+			} else if !staged {
+				report(ev)
+			}
+			if b.Full() {
+				b.Commit()
+			}
 		}
+		b.Commit()
 		unlock()
 	}
 	return failed, nil
 }
 
-func txOne(s *spool.Spool, j spool.Job, ev *Event, o Options) (string, error) {
+// txOne copies one packet into a temporary file beside its target and
+// stages it in b; done is called when b is committed, and *staged says
+// whether it will be.
+func txOne(s *spool.Spool, b *safeio.Batch, j spool.Job, ev *Event, o Options, done func(bool, error), staged *bool) (string, error) {
 	dst := ev.Path
 	if _, err := os.Stat(dst); err == nil {
 		if !o.Keep {
-			s.Remove(j.Node, spool.TX, j.Name)
+			// Placed by an earlier run, perhaps killed before its
+			// fsync of the directory.
+			b.Then(filepath.Dir(dst), func(err error) {
+				if err == nil {
+					s.Remove(j.Node, spool.TX, j.Name)
+				}
+			})
 		}
 		return "already there", nil
 	}
@@ -292,17 +351,13 @@ func txOne(s *spool.Spool, j spool.Job, ev *Event, o Options) (string, error) {
 	}
 	defer out.Abort()
 	spool.HoldTemp(out)
-	w, done := o.meter(ev, out)
+	w, mdone := o.meter(ev, out)
 	_, err = io.Copy(w, src)
-	done()
+	mdone()
 	if err != nil {
 		return "", err
 	}
-	if err := out.Commit(); err != nil {
-		return "", err
-	}
-	if !o.Keep {
-		return "", s.Remove(j.Node, spool.TX, j.Name)
-	}
+	b.Add(out, dst, false, done)
+	*staged = true
 	return "", nil
 }
