@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,8 +18,9 @@ import (
 )
 
 // Real `ferry bundle -rx` processes killed with SIGKILL at random points
-// while reading a bundle, then run to completion on the same bundle:
-// every packet is in rx/ once and whole, and tmp/ is swept.
+// while reading a bundle (in the batched scheme: copies being written to
+// tmp/, synced, placed in rx/), then run to completion on the same
+// bundle: every packet is in rx/ once and whole, and tmp/ is swept.
 func TestBundleRxKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 runs")
@@ -36,8 +38,16 @@ func TestBundleRxKill9(t *testing.T) {
 	bid := nb.Keys.ID
 	stream := filepath.Join(t.TempDir(), "bundle")
 	want := map[string][]byte{}
-	progress := func() int { return len(nb.RxPackets(t, na)) }
+	// Progress steps: a copy made in tmp/ (+1), placed in rx/ (+2 -1);
+	// each run is killed after a random number of them (scale), anywhere
+	// in the run: copies being written, synced, placed.
+	scale := 1
+	progress := func() int {
+		tmp, _ := os.ReadDir(bsp.TmpDir())
+		return (len(tmp) + 2*len(nb.RxPackets(t, na))) / scale
+	}
 	cmd := func() *exec.Cmd {
+		scale = 1 + rng.IntN(1+(len(want)-len(nb.RxPackets(t, na)))*3/4)
 		c := testnet.Synced(nb.Cmd(t, testnet.Ferry, "bundle", "-noprogress", "-quiet", "-rx"))
 		f, err := os.Open(stream)
 		if err != nil {
@@ -48,7 +58,7 @@ func TestBundleRxKill9(t *testing.T) {
 		return c
 	}
 	kills := 0
-	for round := 0; kills < 30 && round < 8; round++ {
+	for round := 0; kills < 30 && round < 16; round++ {
 		for i := range 30 {
 			size := []int{10, 5000, 200 << 10, 1<<20 + 3}[rng.IntN(4)]
 			r, err := sender.File(acfg.Neigh["b"], bytes.NewReader(make([]byte, size)), fmt.Sprintf("r%d-%02d", round, i), tx.Options{Nice: 224})
@@ -87,5 +97,114 @@ func TestBundleRxKill9(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(bsp.TmpDir()); len(ents) != 0 {
 		t.Errorf("tmp/ not swept: %v", ents)
+	}
+}
+
+// Real `ferry bundle -tx -delete` processes killed with SIGKILL at random
+// points, each writing its own bundle file, then run to completion: every
+// packet that left tx/ is whole in one of the bundles, and reading them
+// all stores every packet once.
+func TestBundleTxKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 runs")
+	}
+	rng := rand.New(rand.NewPCG(20261203, 5))
+	net := testnet.New(t, "a", "b")
+	na, nb := net.Nodes["a"], net.Nodes["b"]
+	acfg, err := config.Load(na.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asp, _ := spool.Open(acfg.Spool, spool.Options{NoSync: true})
+	sender := &tx.Sender{Cfg: acfg, Spool: asp}
+	bcfg, err := config.Load(nb.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsp, _ := spool.Open(nb.Spool, spool.Options{NoSync: true})
+	dir := t.TempDir()
+	want := map[string][]byte{}
+	var streams []string
+	cur := ""
+	tx0, scale := 0, 1
+	// Progress steps: a KiB written to the bundle, 8 per packet removed
+	// from tx/; each run is killed after a random number of them.
+	progress := func() int {
+		fi, _ := os.Stat(cur)
+		var n int64
+		if fi != nil {
+			n = fi.Size() >> 10
+		}
+		return (int(n) + 8*(tx0-len(na.TxPackets(t, nb)))) / scale
+	}
+	cmd := func() *exec.Cmd {
+		cur = filepath.Join(dir, fmt.Sprintf("bundle-%03d", len(streams)))
+		streams = append(streams, cur)
+		f, err := os.Create(cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		est := 0
+		for _, p := range na.TxPackets(t, nb) {
+			if fi, err := os.Stat(p); err == nil {
+				est += int(fi.Size()>>10) + 8
+			}
+		}
+		tx0, scale = len(na.TxPackets(t, nb)), 1+rng.IntN(1+est/3)
+		c := testnet.Synced(na.Cmd(t, testnet.Ferry, "bundle", "-noprogress", "-quiet", "-tx", "-delete", "b"))
+		c.Stdout = f
+		return c
+	}
+	kills := 0
+	for round := 0; kills < 30 && round < 60; round++ {
+		for i := range 20 {
+			size := []int{10, 5000, 200 << 10, 1<<20 + 3}[rng.IntN(4)]
+			r, err := sender.File(acfg.Neigh["b"], bytes.NewReader(make([]byte, size)), fmt.Sprintf("r%d-%02d", round, i), tx.Options{Nice: 224})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[r.Pkt], _ = os.ReadFile(asp.PktPath(r.Hop, spool.TX, r.Pkt))
+		}
+		kills += testnet.KillRuns(t, rng, 30-kills, cmd, progress)
+	}
+	c := cmd()
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Run(); err != nil {
+		t.Fatalf("bundle -tx: %v\n%s", err, errb.String())
+	}
+	if left := na.TxPackets(t, nb); len(left) != 0 {
+		t.Fatalf("%d packets still in tx/", len(left))
+	}
+	o := Options{Self: bcfg.Self.ID, Known: func(id node.ID) bool { return id == acfg.Self.ID }}
+	truncated := 0
+	for _, p := range streams {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed, err := Rx(bsp, f, o)
+		f.Close()
+		if errors.Is(err, ErrTruncated) {
+			truncated++ // cut by a kill: what was whole before is taken
+		} else if err != nil || failed != 0 {
+			t.Fatalf("%s: %d failed, %v", p, failed, err)
+		}
+	}
+	lost := 0
+	rx := nb.RxPackets(t, na)
+	for name, data := range want {
+		got, err := os.ReadFile(bsp.PktPath(acfg.Self.ID, spool.RX, name))
+		if err != nil || !bytes.Equal(got, data) {
+			lost++
+		}
+	}
+	t.Logf("%d kills, %d bundles (%d cut); %d packets, %d in rx/, %d lost", kills, len(streams), truncated, len(want), len(rx), lost)
+	if lost > 0 || len(rx) != len(want) {
+		t.Fatal("packets lost or stray")
+	}
+	if kills < 30 {
+		t.Errorf("only %d kills", kills)
 	}
 }

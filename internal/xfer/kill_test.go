@@ -18,6 +18,9 @@ import (
 // Real `ferry xfer -rx` processes killed with SIGKILL at random points,
 // then run to completion: every packet reaches rx/ whole and once, the
 // stick is emptied, tmp/ is swept, and the files are tossed once each.
+// The kills fall anywhere in the batched scheme (copies being written to
+// tmp/, synced, placed in rx/, sources being removed): progress counts
+// the files in tmp/ as well as rx/.
 func TestXferRxKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 runs")
@@ -29,8 +32,19 @@ func TestXferRxKill9(t *testing.T) {
 	dir := t.TempDir()
 	want := map[string][]byte{} // packet name -> bytes
 	files := map[string]int{}   // file name -> size
-	progress := func() int { return len(nb.RxPackets(t, net.Nodes["a"])) }
+	sdir := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String())
+	// Progress steps: a copy made in tmp/ (+1), placed in rx/ (+2 -1), its
+	// source removed from the stick (+1); each run is killed after a
+	// random number of them (scale), anywhere in the run.
+	stick0, scale := 0, 1
+	progress := func() int {
+		tmp, _ := os.ReadDir(b.sp.TmpDir())
+		st, _ := os.ReadDir(sdir)
+		return (len(tmp) + 2*len(nb.RxPackets(t, net.Nodes["a"])) + stick0 - len(st)) / scale
+	}
 	cmd := func() *exec.Cmd {
+		st, _ := os.ReadDir(sdir)
+		stick0, scale = len(st), 1+rng.IntN(1+len(st)*3/4)
 		return testnet.Synced(nb.Cmd(t, testnet.Ferry, "xfer", "-noprogress", "-quiet", "-rx", dir))
 	}
 	kills := 0
@@ -67,7 +81,6 @@ func TestXferRxKill9(t *testing.T) {
 	if lost > 0 || len(rx) != len(want) {
 		t.Fatal("packets lost or stray")
 	}
-	sdir := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String())
 	if ents, _ := os.ReadDir(sdir); len(ents) != 0 {
 		t.Errorf("stick not emptied: %d entries", len(ents))
 	}
@@ -87,5 +100,75 @@ func TestXferRxKill9(t *testing.T) {
 		if sz, ok := files[e.Name()]; !ok || fi.Size() != int64(sz) {
 			t.Errorf("%s: %d bytes (want %d, known %v)", e.Name(), fi.Size(), sz, ok)
 		}
+	}
+}
+
+// Real `ferry xfer -tx` processes killed with SIGKILL at random points
+// (copies being written on the stick, synced, renamed, packets leaving
+// tx/), then run to completion: every packet is on the stick whole and
+// once, tx/ is empty, and no temporary file is left on the stick.
+func TestXferTxKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 runs")
+	}
+	rng := rand.New(rand.NewPCG(20261203, 4))
+	net := testnet.New(t, "a", "b")
+	a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
+	na := net.Nodes["a"]
+	dir := t.TempDir()
+	odir := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String())
+	want := map[string][]byte{} // packet name -> bytes
+	// Progress steps: a copy made on the stick (+1), renamed to its name
+	// (+2 -1), the packet removed from tx/ (+1); each run is killed after
+	// a random number of them (scale), anywhere in the run.
+	tx0, scale := 0, 1
+	progress := func() int {
+		ents, _ := os.ReadDir(odir)
+		n := 0
+		for _, e := range ents {
+			if spool.ValidName(e.Name()) {
+				n += 2
+			} else {
+				n++
+			}
+		}
+		return (n + tx0 - len(na.TxPackets(t, net.Nodes["b"]))) / scale
+	}
+	cmd := func() *exec.Cmd {
+		tx0 = len(na.TxPackets(t, net.Nodes["b"]))
+		scale = 1 + rng.IntN(1+tx0*3/4)
+		return testnet.Synced(na.Cmd(t, testnet.Ferry, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir))
+	}
+	kills := 0
+	for round := 0; kills < 30 && round < 40; round++ {
+		for i := range 20 {
+			size := []int{10, 3000, 5000, 200 << 10}[rng.IntN(4)]
+			r, err := a.tx.File(a.cfg.Neigh["b"], bytes.NewReader(make([]byte, size)), fmt.Sprintf("r%d-%02d", round, i), tx.Options{Nice: 224})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[r.Pkt], _ = os.ReadFile(a.sp.PktPath(r.Hop, spool.TX, r.Pkt))
+		}
+		kills += testnet.KillRuns(t, rng, 30-kills, cmd, progress)
+	}
+	testnet.Backdate(t, odir, ".ferry-")
+	na.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir)
+	lost := 0
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(odir, name))
+		if err != nil || !bytes.Equal(got, data) {
+			lost++
+		}
+	}
+	ents, _ := os.ReadDir(odir)
+	t.Logf("%d kills; %d packets, %d entries on the stick, %d lost", kills, len(want), len(ents), lost)
+	if lost > 0 || len(ents) != len(want) {
+		t.Fatal("packets lost, or stray files on the stick")
+	}
+	if left := na.TxPackets(t, net.Nodes["b"]); len(left) != 0 {
+		t.Errorf("%d packets still in tx/", len(left))
+	}
+	if kills < 30 {
+		t.Errorf("only %d kills", kills)
 	}
 }

@@ -276,6 +276,9 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			continue
 		}
 		if len(jobs) == 0 {
+			if _, err := os.Stat(odir); err == nil {
+				s.CleanTemps(odir) // what a killed Tx left
+			}
 			continue
 		}
 		if _, err := os.Stat(ndir); err != nil {
