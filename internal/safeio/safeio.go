@@ -81,13 +81,7 @@ const maxTempName = 255
 // tell humans what it is; it is shortened as needed.
 func CreateTemp(dir, hint string, opt Options) (*File, error) {
 	for range 10_000 {
-		rnd := strconv.FormatUint(rand.Uint64(), 36)
-		room := maxTempName - len(TempPrefix) - len(TempSuffix) - len(rnd) - 1
-		h := hint
-		if len(h) > room {
-			h = truncUTF8(h, room)
-		}
-		name := filepath.Join(dir, TempPrefix+h+"."+rnd+TempSuffix)
+		name := tempName(dir, hint)
 		if err := fault(OpCreate, name, 0); err != nil {
 			return nil, &os.PathError{Op: "create", Path: name, Err: err}
 		}
@@ -96,6 +90,46 @@ func CreateTemp(dir, hint string, opt Options) (*File, error) {
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		return &File{f: f, opt: opt}, nil
+	}
+	return nil, fmt.Errorf("%s: cannot create a temporary file", dir)
+}
+
+// tempName is a fresh temporary name in dir.
+func tempName(dir, hint string) string {
+	rnd := strconv.FormatUint(rand.Uint64(), 36)
+	room := maxTempName - len(TempPrefix) - len(TempSuffix) - len(rnd) - 1
+	h := hint
+	if len(h) > room {
+		h = truncUTF8(h, room)
+	}
+	return filepath.Join(dir, TempPrefix+h+"."+rnd+TempSuffix)
+}
+
+// LinkTemp makes a temporary file in dir that is a hard link to src,
+// opened read-only: a file moved without a copy (src must be on dir's
+// file system; os.Link's error otherwise, e.g. EXDEV), to be checked
+// before it is committed (CommitTo, Batch.Add) and src removed. The
+// caller must know that nobody else writes src. Its data is made durable
+// on commit like a written file's.
+func LinkTemp(src, dir, hint string, opt Options) (*File, error) {
+	for range 10_000 {
+		name := tempName(dir, hint)
+		if err := fault(OpCreate, name, 0); err != nil {
+			return nil, &os.PathError{Op: "create", Path: name, Err: err}
+		}
+		err := os.Link(src, name)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			os.Remove(name)
 			return nil, err
 		}
 		return &File{f: f, opt: opt}, nil

@@ -3,6 +3,8 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 
 	"ferry/internal/mth"
@@ -24,6 +26,9 @@ type Tmp struct {
 	n    int64
 	err  error
 	done bool
+	// linked: the file is a hard link to the packet (LinkTmp), only
+	// read for its hash.
+	linked bool
 }
 
 // NewTmp creates a temporary file in SPOOL/tmp, locked while it is
@@ -37,6 +42,34 @@ func (s *Spool) NewTmp() (*Tmp, error) {
 	HoldTemp(f)
 	return &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize)}, nil
 }
+
+// LinkTmp is NewTmp for a packet already on the spool's file system (an
+// xfer directory there): src is hard-linked into SPOOL/tmp instead of
+// copied, and read once for its MTH; Commit or Stage it as a written one.
+// The caller must know that nobody else writes src, and remove it once
+// the packet is committed. os.Link's error (EXDEV: another file system)
+// says to copy instead.
+func (s *Spool) LinkTmp(src string) (*Tmp, error) {
+	f, err := safeio.LinkTemp(src, s.TmpDir(), "pkt", safeio.Options{NoSync: s.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	owner.File(f.OS())
+	if fi, err := f.OS().Stat(); err == nil && fi.Mode().Perm() != 0o600 {
+		f.OS().Chmod(0o600) // as a packet written here is
+	}
+	HoldTemp(f)
+	t := &Tmp{s: s, f: f, h: newAsyncHasher(), hdr: make([]byte, 0, wire.EncHeaderSize), linked: true}
+	if _, err := io.Copy(struct{ io.Writer }{t}, f.OS()); err != nil {
+		t.Abort()
+		return nil, tempfail.Local(fmt.Errorf("reading %s: %w", src, err))
+	}
+	return t, nil
+}
+
+// File is the temporary file (for Stat: a LinkTmp's is the linked
+// packet).
+func (t *Tmp) File() *os.File { return t.f.OS() }
 
 // Name is the temporary file's path.
 func (t *Tmp) Name() string { return t.f.Name() }
@@ -53,7 +86,10 @@ func (t *Tmp) Write(p []byte) (int, error) {
 		k := min(wire.EncHeaderSize-len(t.hdr), len(p))
 		t.hdr = append(t.hdr, p[:k]...)
 	}
-	n, err := t.f.Write(p)
+	n, err := len(p), error(nil)
+	if !t.linked {
+		n, err = t.f.Write(p)
+	}
 	t.n += int64(n)
 	t.h.Write(p[:n])
 	if err != nil {

@@ -20,11 +20,20 @@ import (
 // stick is emptied, tmp/ is swept, and the files are tossed once each.
 // The kills fall anywhere in the batched scheme (copies being written to
 // tmp/, synced, placed in rx/, sources being removed): progress counts
-// the files in tmp/ as well as rx/.
+// the files in tmp/ as well as rx/. Both ways a packet enters tmp/ are
+// killed: "move" (the stick is on the spool's file system and the
+// packets are ours: hard links, no copy) and "copy" (each packet has a
+// second name elsewhere, so it is copied).
 func TestXferRxKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 runs")
 	}
+	for _, mode := range []string{"move", "copy"} {
+		t.Run(mode, func(t *testing.T) { xferRxKill9(t, mode == "copy") })
+	}
+}
+
+func xferRxKill9(t *testing.T, copies bool) {
 	rng := rand.New(rand.NewPCG(20261202, 2))
 	net := testnet.New(t, "a", "b")
 	a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
@@ -48,7 +57,7 @@ func TestXferRxKill9(t *testing.T) {
 		return testnet.Synced(nb.Cmd(t, testnet.Ferry, "xfer", "-noprogress", "-quiet", "-rx", dir))
 	}
 	kills := 0
-	for round := 0; kills < 30 && round < 8; round++ {
+	for round := 0; kills < 30 && round < 30; round++ {
 		for i := range 30 {
 			name := fmt.Sprintf("r%d-%02d", round, i)
 			size := []int{10, 5000, 200 << 10, 1<<20 + 3}[rng.IntN(4)]
@@ -63,6 +72,15 @@ func TestXferRxKill9(t *testing.T) {
 		o.Mkdir = true
 		if f, err := Tx(a.sp, dir, o); err != nil || f != 0 {
 			t.Fatal(f, err)
+		}
+		if copies {
+			side := t.TempDir()
+			ents, _ := os.ReadDir(sdir)
+			for _, e := range ents {
+				if err := os.Link(filepath.Join(sdir, e.Name()), filepath.Join(side, e.Name())); err != nil && !os.IsExist(err) {
+					t.Fatal(err)
+				}
+			}
 		}
 		kills += testnet.KillRuns(t, rng, 30-kills, cmd, progress)
 	}
@@ -80,6 +98,9 @@ func TestXferRxKill9(t *testing.T) {
 	t.Logf("%d kills (leaving %d files in tmp/); %d packets, %d in rx/, %d lost", kills, len(left), len(want), len(rx), lost)
 	if lost > 0 || len(rx) != len(want) {
 		t.Fatal("packets lost or stray")
+	}
+	if kills < 30 {
+		t.Errorf("only %d kills", kills)
 	}
 	if ents, _ := os.ReadDir(sdir); len(ents) != 0 {
 		t.Errorf("stick not emptied: %d entries", len(ents))
@@ -140,7 +161,7 @@ func TestXferTxKill9(t *testing.T) {
 		return testnet.Synced(na.Cmd(t, testnet.Ferry, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir))
 	}
 	kills := 0
-	for round := 0; kills < 30 && round < 40; round++ {
+	for round := 0; kills < 30 && round < 100; round++ {
 		for i := range 20 {
 			size := []int{10, 3000, 5000, 200 << 10}[rng.IntN(4)]
 			r, err := a.tx.File(a.cfg.Neigh["b"], bytes.NewReader(make([]byte, size)), fmt.Sprintf("r%d-%02d", round, i), tx.Options{Nice: 224})

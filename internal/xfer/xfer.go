@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"ferry/internal/node"
 	"ferry/internal/progress"
@@ -215,25 +216,52 @@ func rxOne(s *spool.Spool, b *safeio.Batch, ev *Event, o Options, done func(plac
 			return "", fmt.Errorf("signer %s: %w: left in place", h.Sender, err)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	tmp, err := s.NewTmp()
-	if err != nil {
-		return "", err
+	tmp := moveTmp(s, f, fi, ev, o)
+	if tmp == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+		tmp, err = s.NewTmp()
+		if err != nil {
+			return "", err
+		}
+		w, mdone := o.meter(ev, tmp)
+		_, err = io.Copy(w, f)
+		mdone()
+		if err != nil {
+			tmp.Abort()
+			return "", err
+		}
 	}
 	defer tmp.Abort()
-	w, mdone := o.meter(ev, tmp)
-	_, err = io.Copy(w, f)
-	mdone()
-	if err != nil {
-		return "", err
-	}
 	if _, err := tmp.Stage(b, ev.Node, spool.RX, ev.Pkt, done); err != nil {
 		return "", err
 	}
 	*staged = true
 	return "", nil
+}
+
+// moveTmp is the packet at ev.Path hard-linked into the spool's tmp/
+// rather than copied, when it is leaving the stick anyway (no Keep), the
+// stick is on the spool's file system, and nobody else can write it: it
+// is ours and has no other name. Nil means copy it. The link must be to
+// the file whose header was checked (f), not to one put in its place
+// meanwhile.
+func moveTmp(s *spool.Spool, f *os.File, fi os.FileInfo, ev *Event, o Options) *spool.Tmp {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if o.Keep || !ok || !fi.Mode().IsRegular() || st.Nlink != 1 || int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	tmp, err := s.LinkTmp(ev.Path)
+	if err != nil {
+		return nil // another file system (EXDEV), no hard links (vfat): copy
+	}
+	lfi, err := tmp.File().Stat()
+	if err != nil || !os.SameFile(fi, lfi) {
+		tmp.Abort()
+		return nil
+	}
+	return tmp
 }
 
 // Tx copies our queued packets for each neighbour into

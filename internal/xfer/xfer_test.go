@@ -116,3 +116,60 @@ func TestTxRxAndRefusals(t *testing.T) {
 		t.Error("seen packet not skipped")
 	}
 }
+
+// A packet leaving a stick on the spool's file system is moved (hard
+// link, same inode), not copied, and stays one with -keep; one with a
+// second name elsewhere is copied (someone else may write it).
+func TestRxMovesOnSameFileSystem(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		keep, other bool
+		moved       bool
+	}{{"move", false, false, true}, {"keep", true, false, false}, {"second name", false, true, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			net := testnet.New(t, "a", "b")
+			a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
+			r, err := a.tx.File(a.cfg.Neigh["b"], strings.NewReader("body"), "f", tx.Options{Nice: 224})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			o := a.opts(nil)
+			o.Mkdir = true
+			if f, err := Tx(a.sp, dir, o); err != nil || f != 0 {
+				t.Fatal(f, err)
+			}
+			src := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String(), r.Pkt)
+			sfi, err := os.Stat(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.other {
+				if err := os.Link(src, filepath.Join(t.TempDir(), "other")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bo := b.opts(nil)
+			bo.Keep = c.keep
+			if f, err := Rx(b.sp, dir, bo); err != nil || f != 0 {
+				t.Fatal(f, err)
+			}
+			rfi, err := os.Stat(b.sp.PktPath(a.cfg.Self.ID, spool.RX, r.Pkt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := os.SameFile(sfi, rfi); got != c.moved {
+				t.Errorf("same inode %v, want %v", got, c.moved)
+			}
+			if rfi.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v", rfi.Mode())
+			}
+			if _, err := os.Stat(src); (err == nil) != c.keep {
+				t.Errorf("source after rx: %v (keep %v)", err, c.keep)
+			}
+			if ents, _ := os.ReadDir(b.sp.TmpDir()); len(ents) != 0 {
+				t.Errorf("tmp/ not empty: %v", ents)
+			}
+		})
+	}
+}
