@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // TempPrefix starts the name of every temporary file safeio creates.
@@ -136,6 +137,32 @@ func LinkTemp(src, dir, hint string, opt Options) (*File, error) {
 	}
 	return nil, fmt.Errorf("%s: cannot create a temporary file", dir)
 }
+
+// SharedPerm is 0666 less the process's umask: the mode a file created
+// with Perm 0666 gets (read from /proc/self/status once; 0644 where it
+// cannot be read).
+func SharedPerm() os.FileMode {
+	umaskOnce.Do(func() {
+		umaskVal = 0o022
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					umaskVal = os.FileMode(m) & 0o777
+				}
+			}
+		}
+	})
+	return 0o666 &^ umaskVal
+}
+
+var (
+	umaskOnce sync.Once
+	umaskVal  os.FileMode
+)
 
 func truncUTF8(s string, n int) string {
 	if n <= 0 {

@@ -127,17 +127,26 @@ func xferRxKill9(t *testing.T, copies bool) {
 // Real `ferry xfer -tx` processes killed with SIGKILL at random points
 // (copies being written on the stick, synced, renamed, packets leaving
 // tx/), then run to completion: every packet is on the stick whole and
-// once, tx/ is empty, and no temporary file is left on the stick.
+// once, tx/ is empty, and no temporary file is left on the stick. As
+// for rx, both the "move" (hard link) and the "copy" path are killed.
 func TestXferTxKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 runs")
 	}
+	for _, mode := range []string{"move", "copy"} {
+		t.Run(mode, func(t *testing.T) { xferTxKill9(t, mode == "copy") })
+	}
+}
+
+func xferTxKill9(t *testing.T, copies bool) {
 	rng := rand.New(rand.NewPCG(20261203, 4))
 	net := testnet.New(t, "a", "b")
 	a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
 	na := net.Nodes["a"]
 	dir := t.TempDir()
 	odir := filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String())
+	side := t.TempDir()         // second names of the packets, for copies
+	carried := t.TempDir()      // what each round put on the stick
 	want := map[string][]byte{} // packet name -> bytes
 	// Progress steps: a copy made on the stick (+1), renamed to its name
 	// (+2 -1), the packet removed from tx/ (+1); each run is killed after
@@ -161,7 +170,7 @@ func TestXferTxKill9(t *testing.T) {
 		return testnet.Synced(na.Cmd(t, testnet.Ferry, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir))
 	}
 	kills := 0
-	for round := 0; kills < 30 && round < 100; round++ {
+	for round := 0; kills < 30 && round < 200; round++ {
 		for i := range 20 {
 			size := []int{10, 3000, 5000, 200 << 10}[rng.IntN(4)]
 			r, err := a.tx.File(a.cfg.Neigh["b"], bytes.NewReader(make([]byte, size)), fmt.Sprintf("r%d-%02d", round, i), tx.Options{Nice: 224})
@@ -169,20 +178,40 @@ func TestXferTxKill9(t *testing.T) {
 				t.Fatal(err)
 			}
 			want[r.Pkt], _ = os.ReadFile(a.sp.PktPath(r.Hop, spool.TX, r.Pkt))
+			if copies {
+				if err := os.Link(a.sp.PktPath(r.Hop, spool.TX, r.Pkt), filepath.Join(side, r.Pkt)); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		kills += testnet.KillRuns(t, rng, 30-kills, cmd, progress)
+		// The round's end: a run to completion (after the kills'
+		// leftovers have aged), then the stick's packets put aside, so
+		// that the next round's polls read a small directory.
+		testnet.Backdate(t, odir, ".ferry-")
+		na.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir)
+		ents, _ := os.ReadDir(odir)
+		for _, e := range ents {
+			if !spool.ValidName(e.Name()) {
+				t.Fatalf("round %d: stray file on the stick: %s", round, e.Name())
+			}
+			if _, err := os.Stat(filepath.Join(carried, e.Name())); err == nil {
+				t.Fatalf("round %d: %s carried twice", round, e.Name())
+			}
+			if err := os.Rename(filepath.Join(odir, e.Name()), filepath.Join(carried, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	testnet.Backdate(t, odir, ".ferry-")
-	na.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-mkdir", "-tx", dir)
 	lost := 0
 	for name, data := range want {
-		got, err := os.ReadFile(filepath.Join(odir, name))
+		got, err := os.ReadFile(filepath.Join(carried, name))
 		if err != nil || !bytes.Equal(got, data) {
 			lost++
 		}
 	}
-	ents, _ := os.ReadDir(odir)
-	t.Logf("%d kills; %d packets, %d entries on the stick, %d lost", kills, len(want), len(ents), lost)
+	ents, _ := os.ReadDir(carried)
+	t.Logf("%d kills; %d packets, %d carried, %d lost", kills, len(want), len(ents), lost)
 	if lost > 0 || len(ents) != len(want) {
 		t.Fatal("packets lost, or stray files on the stick")
 	}

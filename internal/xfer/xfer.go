@@ -264,6 +264,34 @@ func moveTmp(s *spool.Spool, f *os.File, fi os.FileInfo, ev *Event, o Options) *
 	return tmp
 }
 
+// moveOut is the packet j hard-linked beside dst rather than copied, when
+// it is leaving tx/ anyway (no Keep), dir is on the spool's file system,
+// and the packet is ours with no other name; it gets the mode a copy
+// would (0666 less the umask). Nil means copy it.
+func moveOut(s *spool.Spool, j spool.Job, dst string, o Options) *safeio.File {
+	if o.Keep {
+		return nil
+	}
+	fi, err := os.Stat(j.Path)
+	if err != nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || st.Nlink != 1 || int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	out, err := safeio.LinkTemp(j.Path, filepath.Dir(dst), filepath.Base(dst), safeio.Options{NoSync: s.NoSync})
+	if err != nil {
+		return nil // another file system (EXDEV), no hard links (vfat): copy
+	}
+	if err := out.OS().Chmod(safeio.SharedPerm()); err != nil {
+		out.Abort()
+		return nil
+	}
+	spool.HoldTemp(out)
+	return out
+}
+
 // Tx copies our queued packets for each neighbour into
 // dir/NEIGH/SELF/PKT (written as a temporary file beside it, then made
 // durable and renamed a batch at a time, see safeio.Batch), removing them
@@ -370,6 +398,11 @@ func txOne(s *spool.Spool, b *safeio.Batch, j spool.Job, ev *Event, o Options, d
 			})
 		}
 		return "already there", nil
+	}
+	if out := moveOut(s, j, dst, o); out != nil {
+		b.Add(out, dst, false, done)
+		*staged = true
+		return "", nil
 	}
 	src, err := os.Open(j.Path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/node"
+	"ferry/internal/safeio"
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
 	"ferry/internal/tx"
@@ -171,5 +172,38 @@ func TestRxMovesOnSameFileSystem(t *testing.T) {
 				t.Errorf("tmp/ not empty: %v", ents)
 			}
 		})
+	}
+}
+
+// xfer -tx moves a packet to a stick on the spool's file system (hard
+// link, same inode) with the mode a copy gets, and copies with -keep.
+func TestTxMovesOnSameFileSystem(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		net := testnet.New(t, "a", "b")
+		a, b := open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
+		r, err := a.tx.File(a.cfg.Neigh["b"], strings.NewReader("body"), "f", tx.Options{Nice: 224})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sfi, err := os.Stat(a.sp.PktPath(b.cfg.Self.ID, spool.TX, r.Pkt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		o := a.opts(nil)
+		o.Mkdir, o.Keep = true, keep
+		if f, err := Tx(a.sp, dir, o); err != nil || f != 0 {
+			t.Fatal(f, err)
+		}
+		dfi, err := os.Stat(filepath.Join(dir, b.cfg.Self.ID.String(), a.cfg.Self.ID.String(), r.Pkt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if os.SameFile(sfi, dfi) == keep {
+			t.Errorf("keep %v: same inode %v", keep, !keep)
+		}
+		if dfi.Mode().Perm() != safeio.SharedPerm() {
+			t.Errorf("keep %v: mode %v, want %v", keep, dfi.Mode().Perm(), safeio.SharedPerm())
+		}
 	}
 }
