@@ -18,7 +18,8 @@ import (
 //     when there are at least SyncFSMin files, else one fsync per file;
 //  2. places each file (a rename replacing the target, or a link that
 //     leaves a file already there alone);
-//  3. fsyncs every directory a file was placed in, once each;
+//  3. fsyncs every directory a file was placed in (or found already
+//     there, with ifAbsent), once each;
 //  4. calls each file's done function, in the order they were added.
 //
 // So a caller that removes a file's source in done removes it only once
@@ -163,8 +164,12 @@ func (b *Batch) Commit() error {
 		}
 		if it.err != nil || !it.placed {
 			os.Remove(it.f.f.Name())
+		}
+		if it.err != nil {
 			continue
 		}
+		// A file found there (not placed) is synced too: another run
+		// may have placed it and been killed before its fsync.
 		d := filepath.Dir(it.dst)
 		if _, ok := dirs[d]; !ok {
 			order = append(order, d)

@@ -73,7 +73,8 @@ type Event struct {
 var ErrUnknownSigner = errors.New("packet signed by an unknown node")
 
 // Rx moves packets addressed to us from dir into our spool's rx/ queues:
-// each is copied to SPOOL/tmp with its MTH checked on the way, the copies
+// each is copied to SPOOL/tmp (or hard-linked there, see moveTmp) with
+// its MTH checked on the way, the copies
 // are made durable and placed a batch at a time (safeio.Batch), and a
 // packet leaves dir (unless Keep) once its copy is durable in rx/. It
 // returns how many packets failed.
