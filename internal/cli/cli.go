@@ -161,7 +161,11 @@ func Main(e *Env, argv []string) int {
 	if msg != "" {
 		fmt.Fprintf(e.Stderr, "%s: %s\n", prog, msg)
 	}
-	for _, h := range hints(err) {
+	spoolDir := ""
+	if x.cfg != nil {
+		spoolDir = x.cfg.Spool
+	}
+	for _, h := range hints(name, spoolDir, err) {
 		fmt.Fprintf(e.Stderr, "%s: hint: %s\n", prog, h)
 	}
 	return code

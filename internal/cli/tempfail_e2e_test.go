@@ -112,6 +112,10 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 		if !strings.Contains(stderr, "permission denied") {
 			t.Errorf("%s: stderr does not say what failed:\n%s", s.name, stderr)
 		}
+		// The hint names who owns what this user may not write.
+		if !strings.Contains(stderr, "hint: "+tmp+" belongs to ") {
+			t.Errorf("%s: no hint naming the owner of %s:\n%s", s.name, tmp, stderr)
+		}
 	}
 	// A spool that is not there and cannot be made (its file system not
 	// mounted yet, say) is temporary too, for sendmail as for exec: 75,
