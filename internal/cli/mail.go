@@ -127,13 +127,15 @@ func runSendmail(x *ctx, args []string) error {
 	if err != nil {
 		return mailExit(err)
 	}
-	x.warnUnreachable(res)
+	x.warnUnreachable(m, res, inv.Verbose)
 	return nil
 }
 
 // warnUnreachable says so when mail waits for a node nothing will ever
-// carry it to: no addresses, no calls, no relay.
-func (x *ctx) warnUnreachable(res *mta.Submitted) {
+// carry it to (no addresses, no calls): once, with the first message for
+// that node, or every time with -v (verbose). Mail sent that way on
+// purpose (a stick, a bundle) is not worth a note on every submission.
+func (x *ctx) warnUnreachable(m *mta.MTA, res *mta.Submitted, verbose bool) {
 	for _, s := range res.Packets {
 		n, err := x.cfg.Node(s.Node)
 		if err != nil {
@@ -145,8 +147,8 @@ func (x *ctx) warnUnreachable(res *mta.Submitted) {
 				hop = h
 			}
 		}
-		if len(hop.Addrs) == 0 && len(hop.Calls) == 0 {
-			fmt.Fprintf(x.Stderr, "%s: note: mail for %s waits in the spool until it is carried to %s (it has no addrs or calls: use ferry xfer or bundle)\n",
+		if len(hop.Addrs) == 0 && len(hop.Calls) == 0 && (verbose || m.FirstThrough(s)) {
+			fmt.Fprintf(x.Stderr, "%s: note: mail for %s waits in the spool until it is carried to %s (it has no addrs or calls: use ferry xfer or bundle); said once, -v says it every time\n",
 				x.prog, strings.Join(s.To, ", "), hop.Name)
 		}
 	}
