@@ -127,6 +127,9 @@ func Main(e *Env, argv []string) int {
 			usage(e.Stderr)
 			return 2
 		}
+		if args[0] == "help" && len(args) > 1 {
+			args = []string{args[1], "-h"} // ferry help CMD: CMD's own usage
+		}
 		switch args[0] {
 		case "-h", "-help", "--help", "help":
 			usage(e.Stdout)

@@ -58,6 +58,40 @@ func (x *ctx) mailSetup(cfgPath string) (*mta.MTA, error) {
 	return m, nil
 }
 
+// mailUsage is the -h / --help text of sendmail, rmail and mailq.
+func mailUsage(name, prog string) string {
+	head := fmt.Sprintf("%s\n\n%s -- %s\n\n", versionLine(), prog, commands[name].summary)
+	switch name {
+	case "rmail":
+		return head + "Usage: " + prog + ` [-f SENDER] RECIPIENT...
+Reads one message from stdin and submits it for the recipients, with the
+dot rule off (rmail means sendmail -i -oee). Run as an exec handle
+($NNCP_SENDER set), it takes its options from the handle's config line only
+and the packet's words as recipients.
+Options:
+  -f SENDER   envelope sender (default: the invoking user at mail.domain)
+  -C CONFIG   config file (default $NNCPCFG, else /etc/nncp.hjson)
+  -v          say more (the note about neighbours nothing carries mail to)
+`
+	}
+	return head + "Usage: " + prog + ` [options] [RECIPIENT...]
+Options (sendmail's, as Exim reads them):
+  -t          take the recipients from To, Cc and Bcc (RECIPIENTs are then excluded)
+  -i, -oi     a line holding a single "." does not end the message
+  -f SENDER   envelope sender; -f "<>" for a bounce
+  -F NAME     full name for an added From field
+  -C CONFIG   config file (default $NNCPCFG, else /etc/nncp.hjson)
+  -bm         deliver the message on stdin (the default)
+  -bs         speak SMTP on stdin and stdout
+  -bS         read a BSMTP batch from stdin
+  -bp         list the mail queue (as mailq)
+  -q          run the mail queue
+  -odq        queue only, deliver on the next queue run
+  -v          say more (the note about neighbours nothing carries mail to)
+  --version   print the version
+`
+}
+
 // mailExit maps a submission error to sendmail's exit status.
 func mailExit(err error) error {
 	if err == nil {
@@ -93,7 +127,7 @@ func runSendmail(x *ctx, args []string) error {
 		fmt.Fprintln(x.Stdout, versionLine())
 		return nil
 	case submit.ModeHelp:
-		fmt.Fprintf(x.Stdout, "Usage: sendmail [-t] [-i] [-f sender] [-F name] [-bm|-bs|-bS|-bp|-q] [recipient ...]\n")
+		fmt.Fprint(x.Stdout, mailUsage(x.name, x.prog))
 		return nil
 	case submit.ModeNewAliases:
 		fmt.Fprintln(x.Stderr, "ferry has no alias database: mail.users in the config maps local names")
