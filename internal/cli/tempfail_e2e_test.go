@@ -12,6 +12,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 )
 
 // nobody is the uid the root tests hand spools to.
@@ -149,11 +150,11 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 // nncp-exec exits 1 and leaves its partial file in tmp/).
 func TestTempFailDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (the tests run as root in CI)")
+		refbin.Skip(t, "mounting a small tmpfs needs root (the tests run as root in CI)")
 	}
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s): the classification of ENOSPC is covered by TestExitStatus", err, out)
+		refbin.Skip(t, "cannot mount a tmpfs here (%v: %s): the classification of ENOSPC is covered by TestExitStatus", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	net := testnet.New(t, "sat", "hub")

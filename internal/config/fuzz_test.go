@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"ferry/internal/node"
+	"ferry/internal/testnet/vectors"
 )
 
 // FuzzParse checks that Parse never panics, that it only returns *Error,
@@ -19,10 +20,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(readTestdata(f, name))
 	}
 	// The vector configs, when present (see internal/testnet/vectors).
-	vec := filepath.Join("..", "..", "..", "shared", "testdata", "nncp-8.8.2", "configs")
-	if d := os.Getenv("FERRY_TESTDATA"); d != "" {
-		vec = filepath.Join(d, "configs")
-	}
+	vec := filepath.Join(vectors.Root(), "configs")
 	for _, name := range []string{"sat", "hub", "far"} {
 		if b, err := os.ReadFile(filepath.Join(vec, name+".hjson")); err == nil {
 			f.Add(bytes.ReplaceAll(b, []byte("/TESTDATA"), []byte("/tmp/x")))

@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/toss"
 	"ferry/internal/tx"
 )
@@ -19,7 +20,7 @@ import (
 // then run to completion: every packet reaches rx/ whole and once, the
 // stick is emptied, tmp/ is swept, and the files are tossed once each.
 func TestXferRxKill9(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	rng := rand.New(rand.NewPCG(20261202, 2))
