@@ -157,7 +157,9 @@ func runAck(x *ctx, args []string) error {
 	if failed > 0 {
 		return exitCode(1, nil)
 	}
-	if *pkt == "" && acked == 0 && !x.quiet {
+	// Said to a person at a terminal (who may have followed the wrong
+	// order), not to cron, which runs ack with nothing to do all the time.
+	if *pkt == "" && acked == 0 && !x.quiet && x.IsTerminal {
 		fmt.Fprintf(x.Stderr, "%s: %s\n", x.prog, errNothingToACK)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,9 +163,23 @@ func TestAckAfterToss(t *testing.T) {
 	b.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-rx", dir)
 	kept := a.TxPackets(t, b)
 	b.Must(t, testnet.Ferry, nil, "toss", "-noprogress", "-quiet")
-	out := b.Must(t, testnet.Ferry, nil, "ack", "-noprogress", "-all").Stderr
-	if !strings.Contains(out, "nothing to acknowledge: no packet waits in rx/") || !strings.Contains(out, "before toss") {
+	// At a terminal, ack says what happened; from cron it says nothing.
+	var stderr strings.Builder
+	env := &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, IsTerminal: true,
+		Getenv: func(k string) string {
+			if k == "NNCPNOSYNC" {
+				return "1"
+			}
+			return ""
+		}}
+	if code := Main(env, []string{"ferry", "ack", "-cfg", b.CfgPath, "-noprogress", "-all"}); code != 0 {
+		t.Fatalf("ack -all: exit %d\n%s", code, stderr.String())
+	}
+	if out := stderr.String(); !strings.Contains(out, "nothing to acknowledge: no packet waits in rx/") || !strings.Contains(out, "before toss") {
 		t.Errorf("ack -all after toss says:\n%s", out)
+	}
+	if out := b.Must(t, testnet.Ferry, nil, "ack", "-noprogress", "-all").Stderr; out != "" {
+		t.Errorf("ack -all not at a terminal printed:\n%s", out)
 	}
 	if n := len(b.TxPackets(t, a)); n != 0 {
 		t.Fatalf("%d ACK packets made from an empty rx/", n)

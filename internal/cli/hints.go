@@ -33,7 +33,7 @@ func hints(name, spoolDir string, err error) []string {
 		h = append(h, "neighbours are the keys of the config's neigh section; add one with its id, exchpub and signpub")
 	case errors.Is(err, spool.ErrLocked):
 		h = append(h, "another ferry or nncp process works on this spool; if none runs, \"ferry rm -lock\" removes stale locks")
-	case errors.Is(err, fs.ErrPermission) && errors.As(err, &pe) && !isCfg:
+	case errors.Is(err, fs.ErrPermission) && errors.As(err, &pe):
 		h = append(h, permissionHint(pe.Path, spoolDir))
 		if tempfail.Is(err) {
 			h = append(h, "ferry exits 75 (EX_TEMPFAIL) so that an MTA retries later")
