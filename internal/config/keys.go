@@ -79,7 +79,42 @@ func unknownKey(field, k string, s *schema) error {
 	if near := nearest(k, known); near != "" {
 		return fieldErr(field, "unknown key (did you mean %s?)", near)
 	}
+	if where := placesOf(k, dirSchema, ""); len(where) > 0 {
+		return fieldErr(field, "unknown key here (%s is a key of %s)", k, strings.Join(where, ", "))
+	}
 	return fieldErr(field, "unknown key (known keys here: %s)", strings.Join(known, ", "))
+}
+
+// placesOf lists the objects of schema s (at path field) that have key k,
+// as field paths with NAME and [i] for map and list elements.
+func placesOf(k string, s *schema, field string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	switch s.kind {
+	case kObject:
+		if _, ok := s.fields[k]; ok {
+			name := field
+			if name == "" {
+				name = "the top level"
+			}
+			out = append(out, name)
+		}
+		names := make([]string, 0, len(s.fields))
+		for f := range s.fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			out = append(out, placesOf(k, s.fields[f], join(field, f))...)
+		}
+	case kMapOf:
+		out = placesOf(k, s.elem, join(field, "NAME"))
+	case kListOf:
+		out = placesOf(k, s.elem, field+"[i]")
+	}
+	return out
 }
 
 // nearest returns the known key closest to k by edit distance, if it is

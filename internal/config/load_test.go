@@ -198,7 +198,8 @@ func TestUnknownKeys(t *testing.T) {
 	for _, tc := range []struct{ old, new, want string }{
 		{"  umask:", "  umsak:", "umsak: unknown key (did you mean umask?)"},
 		{"  umask:", "  bogus: {x: 1}\n  umask:", "bogus: unknown key (known keys here: areas, log, mail, "},
-		{"  umask:", "  incoming: /x\n  umask:", "incoming: unknown key (known keys here:"},
+		{"  umask:", "  incoming: /x\n  umask:", "incoming: unknown key here (incoming is a key of areas.NAME, neigh.NAME)"},
+		{"          autotoss-doseen:", "          via: []\n          autotoss-doseen:", "neigh.bob.calls[0].via: unknown key here (via is a key of neigh.NAME)"},
 		{`incoming: "/home/bob in`, `incomming: "/home/bob in`, "neigh.bob.incomming: unknown key (did you mean incoming?)"},
 		{"      rxrate: 10\n", "      rxrate: 10\n      whatever: [1, 2]\n", "neigh.bob.whatever: unknown key"},
 		{"          autotoss-doseen:", "          autotoss-doseeen:", "neigh.bob.calls[0].autotoss-doseeen: unknown key (did you mean autotoss-doseen?)"},
