@@ -160,15 +160,15 @@ func runAck(x *ctx, args []string) error {
 	// Said to a person at a terminal (who may have followed the wrong
 	// order), not to cron, which runs ack with nothing to do all the time.
 	if *pkt == "" && acked == 0 && !x.quiet && x.IsTerminal {
-		fmt.Fprintf(x.Stderr, "%s: %s\n", x.prog, errNothingToACK)
+		fmt.Fprintf(x.Stderr, "%s: %s\n", x.prog, nothingToACK)
 	}
 	return nil
 }
 
-// errNothingToACK says why ack -all after toss does nothing, and what to do.
-var errNothingToACK = errors.New("nothing to acknowledge: no packet waits in rx/. " +
+// nothingToACK says why ack -all after toss does nothing, and what to do.
+const nothingToACK = "nothing to acknowledge: no packet waits in rx/. " +
 	"Toss removes the packets it processes, so run ack after xfer -rx (or a call) and before toss; " +
-	"a packet already tossed is acknowledged with -node NODE -pkt PKT (ferry log shows its Pkt)")
+	"a packet already tossed is acknowledged with -node NODE -pkt PKT (ferry log shows its Pkt)"
 
 func (x *ctx) sendACK(to *config.Neighbour, name string, id [32]byte, o tx.Options, out io.Writer) error {
 	r, err := x.sender().ACK(to, id, o)

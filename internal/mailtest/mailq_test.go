@@ -130,7 +130,11 @@ func TestMailqStates(t *testing.T) {
 	// Rows fit the terminal; the per-id view has everything.
 	cmd := sat.Cmd(t, testnet.Ferry, "mailq", "-all")
 	cmd.Env = append(os.Environ(), "COLUMNS=80")
-	wide := w.must(cmd, nil).Stdout
+	r = w.exec(cmd, nil)
+	if r.Code != 0 {
+		t.Fatalf("mailq -all: %v", r)
+	}
+	wide := r.Stdout
 	for _, l := range strings.Split(strings.TrimSuffix(wide, "\n"), "\n") {
 		if n := len([]rune(l)); n > 80 {
 			t.Errorf("mailq -all with COLUMNS=80: a line of %d columns:\n%s", n, wide)
