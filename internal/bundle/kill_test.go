@@ -14,6 +14,7 @@ import (
 	"ferry/internal/node"
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/tx"
 )
 
@@ -22,7 +23,7 @@ import (
 // tmp/, synced, placed in rx/), then run to completion on the same
 // bundle: every packet is in rx/ once and whole, and tmp/ is swept.
 func TestBundleRxKill9(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	rng := rand.New(rand.NewPCG(20261202, 3))

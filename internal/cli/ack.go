@@ -121,7 +121,7 @@ func runAck(x *ctx, args []string) error {
 		}
 	}
 	out := x.ackOutput()
-	failed := 0
+	failed, acked := 0, 0
 	for _, n := range nodes {
 		if *pkt != "" {
 			if err := x.sendACK(n, *pkt, pktID, o, out); err != nil {
@@ -151,13 +151,24 @@ func runAck(x *ctx, args []string) error {
 			if err := x.sendACK(n, name, id, o, out); err != nil {
 				return err
 			}
+			acked++
 		}
 	}
 	if failed > 0 {
 		return exitCode(1, nil)
 	}
+	// Said to a person at a terminal (who may have followed the wrong
+	// order), not to cron, which runs ack with nothing to do all the time.
+	if *pkt == "" && acked == 0 && !x.quiet && x.IsTerminal {
+		fmt.Fprintf(x.Stderr, "%s: %s\n", x.prog, nothingToACK)
+	}
 	return nil
 }
+
+// nothingToACK says why ack -all after toss does nothing, and what to do.
+const nothingToACK = "nothing to acknowledge: no packet waits in rx/. " +
+	"Toss removes the packets it processes, so run ack after xfer -rx (or a call) and before toss; " +
+	"a packet already tossed is acknowledged with -node NODE -pkt PKT (ferry log shows its Pkt)"
 
 func (x *ctx) sendACK(to *config.Neighbour, name string, id [32]byte, o tx.Options, out io.Writer) error {
 	r, err := x.sender().ACK(to, id, o)

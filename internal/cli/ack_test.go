@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,5 +148,50 @@ func TestAckVectors(t *testing.T) {
 		if r := xpRun(t, nil, nil, append([]string{"ack", "-cfg", v.cfg("sat")}, args...)...); r.code != 1 {
 			t.Errorf("%v: exit %d, want 1", args, r.code)
 		}
+	}
+}
+
+// TestAckAfterToss: ack -all run after toss finds rx/ empty and says so,
+// with the working order; run before toss it acknowledges, and the ACK
+// carried back clears the sender's kept copy.
+func TestAckAfterToss(t *testing.T) {
+	net := testnet.New(t, "a", "b")
+	a, b := net.Nodes["a"], net.Nodes["b"]
+	a.Must(t, testnet.Ferry, []byte("ack me"), "exec", "-noprogress", "-quiet", "b", "save", "x")
+	dir := t.TempDir()
+	a.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-keep", "-mkdir", "-tx", "-node", "b", dir)
+	b.Must(t, testnet.Ferry, nil, "xfer", "-noprogress", "-quiet", "-rx", dir)
+	kept := a.TxPackets(t, b)
+	b.Must(t, testnet.Ferry, nil, "toss", "-noprogress", "-quiet")
+	// At a terminal, ack says what happened; from cron it says nothing.
+	var stderr strings.Builder
+	env := &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, IsTerminal: true,
+		Getenv: func(k string) string {
+			if k == "NNCPNOSYNC" {
+				return "1"
+			}
+			return ""
+		}}
+	if code := Main(env, []string{"ferry", "ack", "-cfg", b.CfgPath, "-noprogress", "-all"}); code != 0 {
+		t.Fatalf("ack -all: exit %d\n%s", code, stderr.String())
+	}
+	if out := stderr.String(); !strings.Contains(out, "nothing to acknowledge: no packet waits in rx/") || !strings.Contains(out, "before toss") {
+		t.Errorf("ack -all after toss says:\n%s", out)
+	}
+	if out := b.Must(t, testnet.Ferry, nil, "ack", "-noprogress", "-all").Stderr; out != "" {
+		t.Errorf("ack -all not at a terminal printed:\n%s", out)
+	}
+	if n := len(b.TxPackets(t, a)); n != 0 {
+		t.Fatalf("%d ACK packets made from an empty rx/", n)
+	}
+	// The packet the toss took is acknowledged by its id.
+	pkt := filepath.Base(kept[0])
+	if out := b.Must(t, testnet.Ferry, nil, "ack", "-noprogress", "-node", "a", "-pkt", pkt).Stderr; strings.Contains(out, "nothing to acknowledge") {
+		t.Errorf("ack -pkt printed %q", out)
+	}
+	net.Carry(t, b, testnet.Ferry, a, testnet.Ferry)
+	a.Must(t, testnet.Ferry, nil, "toss", "-noprogress", "-quiet")
+	if got := a.TxPackets(t, b); len(got) != 0 {
+		t.Errorf("the ACK left %v in a's tx/", got)
 	}
 }

@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"ferry/internal/config"
 	"ferry/internal/node"
@@ -20,13 +20,20 @@ func init() {
 func runCfgNew(x *ctx, args []string) error {
 	fs := x.flags("[options] [-nocomments] > new.hjson")
 	noComments := fs.Bool("nocomments", false, "Do not include descriptive comments")
-	area := fs.String("area", "", "Generate area's keypairs")
-	ygg := fs.Bool("yggdrasil", false, "Generate Yggdrasil keypair")
+	// nncp-cfgnew's -area and -yggdrasil are not listed until ferry makes
+	// those keys; asked for, they get a clear refusal rather than "flag
+	// provided but not defined".
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name := strings.SplitN(strings.TrimLeft(a, "-"), "=", 2)[0]
+		if strings.HasPrefix(a, "-") && (name == "area" || name == "yggdrasil") {
+			return exitCode(1, fmt.Errorf("-%s is not supported yet: nncp-cfgnew -%s makes those keys", name, name))
+		}
+	}
 	if err := x.parse(fs, args); err != nil {
 		return err
-	}
-	if *area != "" || *ygg {
-		return errors.New("-area and -yggdrasil are not supported yet")
 	}
 	p, err := node.Generate()
 	if err != nil {

@@ -127,6 +127,9 @@ func Main(e *Env, argv []string) int {
 			usage(e.Stderr)
 			return 2
 		}
+		if args[0] == "help" && len(args) > 1 {
+			args = []string{args[1], "-h"} // ferry help CMD: CMD's own usage
+		}
 		switch args[0] {
 		case "-h", "-help", "--help", "help":
 			usage(e.Stdout)
@@ -161,7 +164,11 @@ func Main(e *Env, argv []string) int {
 	if msg != "" {
 		fmt.Fprintf(e.Stderr, "%s: %s\n", prog, msg)
 	}
-	for _, h := range hints(err) {
+	spoolDir := ""
+	if x.cfg != nil {
+		spoolDir = x.cfg.Spool
+	}
+	for _, h := range hints(name, spoolDir, err) {
 		fmt.Fprintf(e.Stderr, "%s: hint: %s\n", prog, h)
 	}
 	return code

@@ -76,12 +76,15 @@ func runFreq(x *ctx, args []string) error {
 		fs.Usage()
 		return exitCode(exitArgs, nil)
 	}
+	if !strings.Contains(fs.Arg(0), ":") {
+		return argErr("%q: want NODE:SRC, the file's path in the node's freq.path after the colon (e.g. %s:pub/file)", fs.Arg(0), fs.Arg(0))
+	}
 	nodeName, src, err := splitDest(fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	if src == "" {
-		return argErr("%q: want NODE:SRC", fs.Arg(0))
+		return argErr("%q: want NODE:SRC, the file's path in the node's freq.path after the colon", fs.Arg(0))
 	}
 	dst := fs.Arg(1)
 	if dst == "" {

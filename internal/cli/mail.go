@@ -58,6 +58,40 @@ func (x *ctx) mailSetup(cfgPath string) (*mta.MTA, error) {
 	return m, nil
 }
 
+// mailUsage is the -h / --help text of sendmail, rmail and mailq.
+func mailUsage(name, prog string) string {
+	head := fmt.Sprintf("%s\n\n%s -- %s\n\n", versionLine(), prog, commands[name].summary)
+	switch name {
+	case "rmail":
+		return head + "Usage: " + prog + ` [-f SENDER] RECIPIENT...
+Reads one message from stdin and submits it for the recipients, with the
+dot rule off (rmail means sendmail -i -oee). Run as an exec handle
+($NNCP_SENDER set), it takes its options from the handle's config line only
+and the packet's words as recipients.
+Options:
+  -f SENDER   envelope sender (default: the invoking user at mail.domain)
+  -C CONFIG   config file (default $NNCPCFG, else /etc/nncp.hjson)
+  -v          say more (the note about neighbours nothing carries mail to)
+`
+	}
+	return head + "Usage: " + prog + ` [options] [RECIPIENT...]
+Options (sendmail's, as Exim reads them):
+  -t          take the recipients from To, Cc and Bcc (RECIPIENTs are then excluded)
+  -i, -oi     a line holding a single "." does not end the message
+  -f SENDER   envelope sender; -f "<>" for a bounce
+  -F NAME     full name for an added From field
+  -C CONFIG   config file (default $NNCPCFG, else /etc/nncp.hjson)
+  -bm         deliver the message on stdin (the default)
+  -bs         speak SMTP on stdin and stdout
+  -bS         read a BSMTP batch from stdin
+  -bp         list the mail queue (as mailq)
+  -q          run the mail queue
+  -odq        queue only, deliver on the next queue run
+  -v          say more (the note about neighbours nothing carries mail to)
+  --version   print the version
+`
+}
+
 // mailExit maps a submission error to sendmail's exit status.
 func mailExit(err error) error {
 	if err == nil {
@@ -93,7 +127,7 @@ func runSendmail(x *ctx, args []string) error {
 		fmt.Fprintln(x.Stdout, versionLine())
 		return nil
 	case submit.ModeHelp:
-		fmt.Fprintf(x.Stdout, "Usage: sendmail [-t] [-i] [-f sender] [-F name] [-bm|-bs|-bS|-bp|-q] [recipient ...]\n")
+		fmt.Fprint(x.Stdout, mailUsage(x.name, x.prog))
 		return nil
 	case submit.ModeNewAliases:
 		fmt.Fprintln(x.Stderr, "ferry has no alias database: mail.users in the config maps local names")
@@ -127,13 +161,15 @@ func runSendmail(x *ctx, args []string) error {
 	if err != nil {
 		return mailExit(err)
 	}
-	x.warnUnreachable(res)
+	x.warnUnreachable(m, res, inv.Verbose)
 	return nil
 }
 
 // warnUnreachable says so when mail waits for a node nothing will ever
-// carry it to: no addresses, no calls, no relay.
-func (x *ctx) warnUnreachable(res *mta.Submitted) {
+// carry it to (no addresses, no calls): once, with the first message for
+// that node, or every time with -v (verbose). Mail sent that way on
+// purpose (a stick, a bundle) is not worth a note on every submission.
+func (x *ctx) warnUnreachable(m *mta.MTA, res *mta.Submitted, verbose bool) {
 	for _, s := range res.Packets {
 		n, err := x.cfg.Node(s.Node)
 		if err != nil {
@@ -145,8 +181,8 @@ func (x *ctx) warnUnreachable(res *mta.Submitted) {
 				hop = h
 			}
 		}
-		if len(hop.Addrs) == 0 && len(hop.Calls) == 0 {
-			fmt.Fprintf(x.Stderr, "%s: note: mail for %s waits in the spool until it is carried to %s (it has no addrs or calls: use ferry xfer or bundle)\n",
+		if len(hop.Addrs) == 0 && len(hop.Calls) == 0 && (verbose || m.FirstThrough(s)) {
+			fmt.Fprintf(x.Stderr, "%s: note: mail for %s waits in the spool until it is carried to %s (it has no addrs or calls: use ferry xfer or bundle); said once, -v says it every time\n",
 				x.prog, strings.Join(s.To, ", "), hop.Name)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 )
 
 // TestRootRunKeepsSpoolOwner: the hub's spool, log directory, incoming
@@ -22,7 +23,7 @@ import (
 // Then the same commands run as nobody must work.
 func TestRootRunKeepsSpoolOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: it checks what a root run creates in a spool another user owns (the tests run as root in CI)")
+		refbin.Skip(t, "needs root: it checks what a root run creates in a spool another user owns (the tests run as root in CI)")
 	}
 	ferry := testnet.FerryBin(t)
 	net := testnet.New(t, "sat", "hub")

@@ -20,6 +20,8 @@ func (x *ctx) newBar(total int64, desc string) *bar {
 		progressbar.OptionSetWriter(x.Stderr),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowBytes(true),
+		// NNCP's units, as in the log: 300 MiB, not 315 MB.
+		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100_000_000),
 		progressbar.OptionShowCount(),

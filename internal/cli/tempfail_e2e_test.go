@@ -12,6 +12,7 @@ import (
 
 	"ferry/internal/config"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 )
 
 // nobody is the uid the root tests hand spools to.
@@ -112,6 +113,10 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 		if !strings.Contains(stderr, "permission denied") {
 			t.Errorf("%s: stderr does not say what failed:\n%s", s.name, stderr)
 		}
+		// The hint names who owns what this user may not write.
+		if !strings.Contains(stderr, "hint: "+tmp+" belongs to ") {
+			t.Errorf("%s: no hint naming the owner of %s:\n%s", s.name, tmp, stderr)
+		}
 	}
 	// A spool that is not there and cannot be made (its file system not
 	// mounted yet, say) is temporary too, for sendmail as for exec: 75,
@@ -145,11 +150,11 @@ func TestTempFailSpoolNotWritable(t *testing.T) {
 // nncp-exec exits 1 and leaves its partial file in tmp/).
 func TestTempFailDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (the tests run as root in CI)")
+		refbin.Skip(t, "mounting a small tmpfs needs root (the tests run as root in CI)")
 	}
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s): the classification of ENOSPC is covered by TestExitStatus", err, out)
+		refbin.Skip(t, "cannot mount a tmpfs here (%v: %s): the classification of ENOSPC is covered by TestExitStatus", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	net := testnet.New(t, "sat", "hub")

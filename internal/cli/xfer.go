@@ -1,11 +1,14 @@
 package cli
 
 import (
-	"ferry/internal/progress"
+	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
 
 	"ferry/internal/node"
 	"ferry/internal/pktcrypt"
+	"ferry/internal/progress"
 	"ferry/internal/spool"
 	"ferry/internal/wire"
 	"ferry/internal/xfer"
@@ -45,6 +48,11 @@ func runXfer(x *ctx, args []string) error {
 		return err
 	}
 	dir := fs.Arg(0)
+	if _, err := os.Stat(dir); *rxOnly && errors.Is(err, iofs.ErrNotExist) && !x.quiet {
+		// nncp-xfer -rx is silent here (a debug record): a mistyped mount
+		// point would look like an empty stick.
+		fmt.Fprintf(x.Stderr, "%s: note: %s does not exist: nothing received (is the stick mounted?)\n", x.prog, dir)
+	}
 	o := xfer.Options{Self: self.ID, MaxNice: nice, Keep: *keep, Mkdir: *mkdir}
 	if *nodeS != "" {
 		n, err := x.node(*nodeS)

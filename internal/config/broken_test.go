@@ -19,6 +19,17 @@ const (
 	selfNoiseP = "II2DYYURJCAMMI4XQEVGT77OXUUWVM4ZDNDIXC6FRLGYZ5QDKMRQ"
 )
 
+// mailSection is the end of rich.hjson.
+const mailSection = `  mail: {
+    domain: example.com
+    local-domains: ["example.com"]
+    users: {"*": "maildir:/var/mail/%u"}
+    routes: {".far.example": "carol"}
+    limits: {carol: {maxsize: 10485760}}
+  }
+}
+`
+
 var short31 = node.B32.EncodeToString(make([]byte, 31))
 
 type brokenCase struct {
@@ -45,6 +56,8 @@ var stricterThanNNCP = map[string]string{
 	"neigh.self differs":    "nncp-* never compare neigh.self with self",
 	"duplicate id":          "nncp-* keep one of the two neighbours at random",
 	"mail not object":       "mail is ferry's section, which nncp-* ignore",
+	"typo incoming":         "nncp-* ignore unknown keys",
+	"typo rxrate":           "nncp-* ignore unknown keys",
 }
 
 var brokenCases = []brokenCase{
@@ -52,16 +65,16 @@ var brokenCases = []brokenCase{
 	{"lower case base32", carolExch, strings.ToLower(carolExch), "neigh.carol.exchpub: not Base32"},
 	{"short key", carolExch, short31, "neigh.carol.exchpub: decodes to 31 bytes, want 32"},
 	{"short signpub", "signpub: N7VOCUVKQVJBIOQF7FH6A3JRKF3QDW4MQIFTSWDEL7B3QX4SOJNQ", "signpub: " + short31, "neigh.carol.signpub: decodes to 31 bytes, want 32"},
-	{"short signprv", "signprv: 6C6T", "signprv: " + short31 + "\n    x: 6C6T", "self.signprv: decodes to 31 bytes, want 64"},
+	{"short signprv", "signprv: 6C6T", "signprv: " + short31 + "\n    # 6C6T", "self.signprv: decodes to 31 bytes, want 64"},
 	{"short id", "id: " + carolID, "id: " + short31, "neigh.carol.id: decodes to 31 bytes"},
 	{"id mismatch", "id: " + carolID, "id: " + bobID, "neigh.carol.id: does not match signpub (BLAKE2b-256 of signpub is " + carolID},
-	{"self id mismatch", "id: RO6FQ", "id: 5H3X3GQVYKPVTEGFKOIJUFFUTIPOLQVIIRA6GC74F2LZR2AUI75A\n    x: RO6FQ", "self.id: does not match signpub"},
+	{"self id mismatch", "id: RO6FQ", "id: 5H3X3GQVYKPVTEGFKOIJUFFUTIPOLQVIIRA6GC74F2LZR2AUI75A\n    # RO6FQ", "self.id: does not match signpub"},
 	{"self pub/prv mismatch", "exchpub: " + selfExch, "exchpub: " + carolExch, "self.exchpub: does not match exchprv"},
 	{"self noise mismatch", "noisepub: " + selfNoiseP, "noisepub: " + carolExch, "self.noisepub: does not match noiseprv"},
 	{"neigh.self differs", "      exchpub: " + selfExch, "      exchpub: " + carolExch, "neigh.self.exchpub: differs from self.exchpub"},
 	{"neigh.self missing", "    self: {\n      id:", "    notself: {\n      id:", "neigh.self: missing"},
-	{"self missing noiseprv", "    noiseprv:", "    noiseprv_:", "self.noiseprv: missing"},
-	{"missing signpub", "      signpub: N7VO", "      signpub_: N7VO", "neigh.carol.signpub: missing"},
+	{"self missing noiseprv", "    noiseprv:", "    noiseprv_:", "self.noiseprv_: unknown key (did you mean noiseprv?)"},
+	{"missing signpub", "      signpub: N7VO", "      signpub_: N7VO", "neigh.carol.signpub_: unknown key (did you mean signpub?)"},
 	{"duplicate id", "    carol: {", "    dave: {\n      id: " + bobID + "\n      exchpub: " + carolExch + "\n      signpub: V7QZKEHJGCSG6Z5XANO2TIQLKEEQC46LGQWDQOOTJMZYV3IF2CEA\n    }\n    carol: {", `neigh.dave.id: ` + bobID + ` is also the id of neighbour "bob"`},
 	{"relative spool", "spool: /var/spool/nncp", "spool: var/spool/nncp", `spool: must be an absolute path, got "var/spool/nncp"`},
 	{"missing spool", "  spool: /var/spool/nncp\n", "", "spool: missing"},
@@ -75,8 +88,8 @@ var brokenCases = []brokenCase{
 	{"unknown via", `via: ["bob"]`, `via: ["bob", "dave"]`, `neigh.carol.via[1]: "dave": unknown node`},
 	{"unknown via id", `via: ["bob"]`, `via: ["` + carolExch + `"]`, `neigh.carol.via[0]: "` + carolExch + `": unknown node`},
 	{"unknown area sub", `subs: ["bob", "carol"]`, `subs: ["eve"]`, `areas.nodelist.subs[0]: "eve": unknown node`},
-	{"area prv without pub", "      pub: ALCX", "      pub_: ALCX", "areas.nodelist.pub: missing (prv requires pub)"},
-	{"area without id", "      id: CKKJ", "      id_: CKKJ", "areas.echoarea.id: missing"},
+	{"area prv without pub", "      pub: ALCX", "      pub_: ALCX", "areas.nodelist.pub_: unknown key (did you mean pub?)"},
+	{"area without id", "      id: CKKJ", "      id_: CKKJ", "areas.echoarea.id_: unknown key (did you mean id?)"},
 	{"bad umask", `umask: "022"`, `umask: "08"`, `umask: want an octal number such as "022", got "08"`},
 	{"umask too big", `umask: "022"`, `umask: "200000"`, `umask: want an octal number`},
 	{"umask number", `umask: "022"`, `umask: 22`, `umask: want a string, got a number (22)`},
@@ -95,12 +108,14 @@ var brokenCases = []brokenCase{
 	{"via as string", `via: ["bob"]`, `via: bob`, `neigh.carol.via: want a list of strings, got a string ("bob")`},
 	{"exec as string", `cat: ["/bin/cat"]`, `cat: /bin/cat`, `neigh.bob.exec.cat: want a list of strings`},
 	{"exec arg number", `cat: ["/bin/cat"]`, `cat: ["/bin/cat", 1]`, `neigh.bob.exec.cat[1]: want a string, got a number (1)`},
-	{"neigh as list", "  neigh: {\n    self: {", "  neigh_: {\n    self: {", "neigh.self: missing"},
+	{"neigh as list", "  neigh: {\n    self: {", "  neigh_: {\n    self: {", "neigh_: unknown key (did you mean neigh?)"},
 	{"neighbour as number", "    carol: {", "    eve: 1\n    carol: {", "neigh.eve: want an object, got a number (1)"},
 	{"calls as object", `via: ["bob"]`, "via: [\"bob\"]\n      calls: {cron: \"@daily\"}", "neigh.carol.calls: want a list of objects, got an object"},
 	{"call as string", "        {\n          cron: \"*/1", "        x\n        {\n          cron: \"*/1", "neigh.bob.calls[0]: want an object, got a string"},
 	{"mcd-send string", "mcd-send: {em0: 60", `mcd-send: {em0: "x"`, `mcd-send.em0: want a number, got a string ("x")`},
-	{"mail not object", "  mail: {", "  mail: 1\n  mail_: {", "mail: want an object, got a number (1)"},
+	{"mail not object", mailSection, "  mail: 1\n}\n", "mail: want an object, got a number (1)"},
+	{"typo incoming", `incoming: "/home/bob in`, `incomming: "/home/bob in`, "neigh.bob.incomming: unknown key (did you mean incoming?)"},
+	{"typo rxrate", "      rxrate: 10\n", "      rxrates: 10\n", "neigh.bob.rxrates: unknown key (did you mean rxrate?)"},
 	{"hjson syntax", "      rxrate: 10\n", "      rxrate: 10\n      ]\n", "hjson: "},
 }
 

@@ -87,8 +87,27 @@ var dirSchema = func() *schema {
 			"file": fromTo, "freq": fromTo, "exec": mapOf(fromTo),
 		}),
 		"areas": mapOf(area),
+		"mail":  mailSchema,
 	})
 }()
+
+// mailSchema is ferry's mail section (decodeMail); sizes and durations may
+// be numbers or strings ("10 MiB", "15m"), which kNumber reads as either.
+var mailSchema = object(map[string]*schema{
+	"domain": sString, "smarthost": sString, "handle": sString, "mode": sString,
+	"queue": sString, "postmaster": sString, "listen": sString, "nice": sString,
+	"local-domains": sList, "users": mapOf(sString), "routes": mapOf(sString),
+	"relay": object(map[string]*schema{
+		"addr": sString, "tls": sString, "username": sString, "password": sString,
+		"password-file": sString, "helo": sString, "insecure": sFlag,
+	}),
+	"limits":   mapOf(object(map[string]*schema{"maxsize": sNumber, "maxqueue": sNumber})),
+	"max-rcpt": sNumber,
+	"smtpd": object(map[string]*schema{
+		"max-conn": sNumber, "max-conn-per-ip": sNumber, "greeting-timeout": sNumber, "timeout": sNumber,
+	}),
+	"retry": object(map[string]*schema{"interval": sNumber, "giveup": sNumber}),
+})
 
 // readDir reads a configuration directory into a tree of hjson-like values.
 func readDir(dir string) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hjson/hjson-go/v4"
 
 	"ferry/internal/node"
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/testnet/vectors"
 )
 
@@ -176,7 +178,7 @@ func TestRichConfig(t *testing.T) {
 		echo.Exec["sendmail"][0] != "/usr/sbin/sendmail" || nl.ID.String() != "OU67K7NA3RPOPFKJWNVBYJ5GPLRBDGHH6DZSSJ32JL7Q3Q76E52A" {
 		t.Errorf("areas %+v %+v", nl, echo)
 	}
-	if c.Mail == nil || c.Mail.Raw["domain"] != "example.com" || c.Mail.Raw["size"] != float64(10485760) {
+	if c.Mail == nil || c.Mail.Raw["domain"] != "example.com" || c.Mail.Limits["carol"].MaxSize != 10485760 {
 		t.Errorf("mail = %+v", c.Mail)
 	}
 }
@@ -189,11 +191,88 @@ func TestMinConfigLoads(t *testing.T) {
 	}
 }
 
-func TestUnknownKeysAccepted(t *testing.T) {
-	// nncp-* ignore keys they do not know, at every level.
-	data := bytes.Replace(readTestdata(t, "rich.hjson"), []byte("  umask:"), []byte("  bogus: {x: 1}\n  umask:"), 1)
-	data = bytes.Replace(data, []byte("rxrate: 10\n"), []byte("rxrate: 10\n      whatever: [1, 2]\n"), 1)
-	mustParse(t, data)
+// A misspelt key, at any level, is an error naming the file, the field and
+// the nearest known key (nncp-* ignore unknown keys; TestInteropStrictness).
+func TestUnknownKeys(t *testing.T) {
+	rich := string(readTestdata(t, "rich.hjson"))
+	for _, tc := range []struct{ old, new, want string }{
+		{"  umask:", "  umsak:", "umsak: unknown key (did you mean umask?)"},
+		{"  umask:", "  bogus: {x: 1}\n  umask:", "bogus: unknown key (known keys here: areas, log, mail, "},
+		{"  umask:", "  incoming: /x\n  umask:", "incoming: unknown key here (incoming is a key of areas.NAME, neigh.NAME)"},
+		{"          autotoss-doseen:", "          via: []\n          autotoss-doseen:", "neigh.bob.calls[0].via: unknown key here (via is a key of neigh.NAME)"},
+		{`incoming: "/home/bob in`, `incomming: "/home/bob in`, "neigh.bob.incomming: unknown key (did you mean incoming?)"},
+		{"      rxrate: 10\n", "      rxrate: 10\n      whatever: [1, 2]\n", "neigh.bob.whatever: unknown key"},
+		{"          autotoss-doseen:", "          autotoss-doseeen:", "neigh.bob.calls[0].autotoss-doseeen: unknown key (did you mean autotoss-doseen?)"},
+		{"chunked: 1024", "chunkd: 1024", "neigh.self.freq.chunkd: unknown key (did you mean chunked?)"},
+		{"    noiseprv:", "    noiseprv: x\n    nosieprv:", "self.nosieprv: unknown key (did you mean noiseprv?)"},
+		{"      from: nncp@localhost", "      form: nncp@localhost", "notify.file.form: unknown key (did you mean from?)"},
+		{`*.cat: {from:`, `*.cat: {frm:`, "notify.exec.*.cat.frm: unknown key (did you mean from?)"},
+		{"  notify: {", "  notify: {\n    files: {}", "notify.files: unknown key (did you mean file?)"},
+		{"      allow-unknown:", "      allow-unknow:", "areas.echoarea.allow-unknow: unknown key (did you mean allow-unknown?)"},
+		{"    routes:", "    rotues:", "mail.rotues: unknown key (did you mean routes?)"},
+		{"{maxsize: 10485760}", "{max-size: 10485760}", "mail.limits.carol.max-size: unknown key (did you mean maxsize?)"},
+		{"    domain:", "    relay: {addr: \"x\", passwd: \"y\"}\n    domain:", "mail.relay.passwd: unknown key (did you mean password?)"},
+		{"    domain:", "    smtpd: {maxconn: 3}\n    domain:", "mail.smtpd.maxconn: unknown key (did you mean max-conn?)"},
+		{"    domain:", "    retry: {give-up: \"5d\"}\n    domain:", "mail.retry.give-up: unknown key (did you mean giveup?)"},
+		{"    domain:", "    domian: null\n    domain:", "mail.domian: unknown key (did you mean domain?)"},
+	} {
+		t.Run(tc.new, func(t *testing.T) {
+			if !strings.Contains(rich, tc.old) {
+				t.Fatalf("%q not in rich.hjson", tc.old)
+			}
+			_, err := Parse([]byte(strings.Replace(rich, tc.old, tc.new, 1)), "/etc/nncp/x.hjson")
+			var e *Error
+			if !errors.As(err, &e) || !strings.Contains(err.Error(), "config /etc/nncp/x.hjson: "+tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The directory layout is checked as the file is: the error names the
+// field the misspelt file stands for.
+func TestUnknownKeysDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cfg")
+	cmd := exec.Command(refbin.NNCP(t, "cfgdir"), "-cfg", filepath.Join("testdata", "rich.hjson"), "-dump", dir)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nncp-cfgdir: %v: %s", err, out)
+	}
+	if _, err := Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "neigh", "bob", "incomming"), []byte("/x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "config "+dir+": neigh.bob.incomming: unknown key (did you mean incoming?)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A key on the allowed list loads and is ignored.
+func TestUnknownKeysAllowed(t *testing.T) {
+	neigh := dirSchema.fields["neigh"].elem
+	allowedUnknown[neigh] = map[string]bool{"newer-key": true}
+	defer delete(allowedUnknown, neigh)
+	data := strings.Replace(string(readTestdata(t, "rich.hjson")), "      rxrate: 10\n", "      rxrate: 10\n      newer-key: {x: 1}\n", 1)
+	mustParse(t, []byte(data))
+	data = strings.Replace(data, "  umask:", "  newer-key: 1\n  umask:", 1)
+	if _, err := Parse([]byte(data), ""); err == nil || !strings.Contains(err.Error(), "newer-key: unknown key") {
+		t.Fatalf("allowed in neigh.NAME, not at the top: err = %v", err)
+	}
+}
+
+func TestNearest(t *testing.T) {
+	known := []string{"incoming", "exec", "exec-maxsize", "freq", "via", "id"}
+	for k, want := range map[string]string{
+		"incomming": "incoming", "Incoming": "incoming", "icnoming": "incoming", "exce": "exec",
+		"vai": "via", "ix": "id", "fre": "freq", "exec-maxsze": "exec-maxsize", "zzz": "", "routes": "",
+	} {
+		if got := nearest(k, known); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", k, got, want)
+		}
+	}
 }
 
 func TestEncrypted(t *testing.T) {

@@ -66,7 +66,12 @@ func Parse(data []byte, path string) (*Config, error) {
 
 // fromTree decodes and validates a tree of hjson-decoded values.
 func fromTree(v any, path string) (*Config, error) {
-	c, via, err := decode(v)
+	err := checkKeys(v, dirSchema, "")
+	var c *Config
+	var via map[string][]string
+	if err == nil {
+		c, via, err = decode(v)
+	}
 	if err == nil {
 		err = c.resolve(via)
 	}
@@ -177,7 +182,7 @@ func (c *Config) decode(v any, via map[string][]string) error {
 			return err
 		}
 	}
-	// Other top-level keys are ignored, as nncp-* do.
+	// Unknown keys were refused by checkKeys (nncp-* ignore them).
 	return nil
 }
 

@@ -2,12 +2,13 @@
 // validated structures, and writing new ones (cfgnew, cfgmin). It has no
 // side effects: it never creates directories or touches the spool.
 //
-// Parse and Load accept what nncp-* 8.8.2 accept, ignoring unknown keys as
-// they do, with deliberate exceptions where nncp-* load a config that cannot
-// work: a node id that is not BLAKE2b-256 of its signpub, self public keys
-// that do not match the private ones, a neigh.self that differs from self,
-// and two neighbours sharing an id. It also accepts log: FD:N, which the
-// manual documents but nncp-* only take from $NNCPLOG.
+// Parse and Load accept what nncp-* 8.8.2 accept, with deliberate
+// exceptions where nncp-* load a config that cannot work: a key neither
+// ferry nor nncp-* know (a typo nncp-* ignore silently; keys.go), a node id
+// that is not BLAKE2b-256 of its signpub, self public keys that do not
+// match the private ones, a neigh.self that differs from self, and two
+// neighbours sharing an id. It also accepts log: FD:N, which the manual
+// documents but nncp-* only take from $NNCPLOG.
 package config
 
 import (

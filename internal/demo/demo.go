@@ -202,6 +202,10 @@ func (d *run) scenario() error {
 	if err := d.carry(sat, hub); err != nil {
 		return err
 	}
+	// Receipts for sat first: toss removes what it takes from rx/.
+	if err := d.ferry(hub, nil, "ack", "-all"); err != nil {
+		return err
+	}
 	if err := d.ferry(hub, nil, "toss"); err != nil {
 		return err
 	}
@@ -229,7 +233,14 @@ func (d *run) scenario() error {
 			return err
 		}
 	}
-	return nil
+	fmt.Fprintln(d.o.Out, "\n5. The stick comes back to sat with hub's receipts (ACKs); sat's mailq shows its mail tossed at hub:")
+	if err := d.carry(hub, sat); err != nil {
+		return err
+	}
+	if err := d.ferry(sat, nil, "toss"); err != nil {
+		return err
+	}
+	return d.ferry(sat, nil, "mailq")
 }
 
 // showMaildir prints the one message in nd's Maildir and checks that its

@@ -20,4 +20,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// The last step's mailq shows both messages tossed at hub.
+	_, last, _ := strings.Cut(out.String(), "\n5. ")
+	if n := strings.Count(last, "  tossed  "); n != 2 {
+		t.Errorf("the demo's last mailq shows %d messages tossed, want 2:\n%s", n, last)
+	}
 }

@@ -50,6 +50,21 @@ func TestPacketsBothWays(t *testing.T) {
 				data []byte
 			}
 			var wants []want
+			// minOf maps each packet made to its -minsize in bytes (0: none).
+			minOf := map[string]int64{}
+			made := func(minBytes int64) {
+				t.Helper()
+				n := 0
+				for _, p := range a.TxPackets(t, b) {
+					if _, seen := minOf[p]; !seen {
+						minOf[p] = minBytes
+						n++
+					}
+				}
+				if n != 1 {
+					t.Fatalf("%d new packets in tx/, want 1", n)
+				}
+			}
 			for _, n := range sizes {
 				for _, minsize := range []string{"", "300"} {
 					tag := fmt.Sprintf("%d-min%s", n, minsize)
@@ -58,34 +73,42 @@ func TestPacketsBothWays(t *testing.T) {
 					if err := os.WriteFile(src, data, 0o644); err != nil {
 						t.Fatal(err)
 					}
-					pad := []string{}
+					pad, minBytes := []string{}, int64(0)
 					if minsize != "" {
-						pad = []string{"-minsize", minsize}
+						pad, minBytes = []string{"-minsize", minsize}, 300*kib
 					}
 					args := append([]string{"-noprogress", "-quiet"}, pad...)
 					a.Must(t, dir.from, nil, "file", append(args, src, "b:file-"+tag)...)
+					made(minBytes)
 					wants = append(wants, want{filepath.Join(b.Incoming, "file-"+tag), data})
 					a.Must(t, dir.from, data, "exec", append(args, "b", "save", "exec-"+tag)...)
+					made(minBytes)
 					wants = append(wants, want{filepath.Join(b.ExecDir, "exec-"+tag), data})
 					a.Must(t, dir.from, data, "exec", append(args, "-nocompress", "b", "save", "fat-"+tag)...)
+					made(minBytes)
 					wants = append(wants, want{filepath.Join(b.ExecDir, "fat-"+tag), data})
 				}
 			}
-			// Padded packets reach -minsize.
-			for _, p := range a.TxPackets(t, b) {
-				fi, _ := os.Stat(p)
-				if fi.Size() < 300*kib && fi.Size() > 5*1024*kib {
-					t.Errorf("%s: %d bytes", p, fi.Size())
+			// Every packet made with -minsize 300 reaches 300 KiB; the
+			// small ones made without it stay far below (so the padding,
+			// not the payload, made the others big).
+			for p, minBytes := range minOf {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Size() < minBytes {
+					t.Errorf("%s: %d bytes, made with -minsize %d", p, fi.Size(), minBytes)
 				}
 			}
-			padded := 0
-			for _, p := range a.TxPackets(t, b) {
-				if fi, _ := os.Stat(p); fi.Size() >= 300*kib {
-					padded++
+			small := 0
+			for p, minBytes := range minOf {
+				if fi, _ := os.Stat(p); minBytes == 0 && fi.Size() < 4*kib {
+					small++
 				}
 			}
-			if padded < 3*len(sizes) {
-				t.Errorf("only %d packets reach 300 KiB, want at least %d", padded, 3*len(sizes))
+			if small < 6 { // file, exec and exec-fat of 0 and 1 bytes
+				t.Errorf("only %d unpadded packets under 4 KiB, want 6", small)
 			}
 			net.Carry(t, a, dir.from, b, dir.to)
 			b.Must(t, dir.to, nil, "toss", "-noprogress", "-quiet")

@@ -104,13 +104,14 @@ func TestSharedLogger(t *testing.T) {
 // binary re-executed), as ferry commands run beside each other.
 func TestConcurrentProcesses(t *testing.T) {
 	if os.Getenv("LOGREC_WRITER") != "" {
+		writerProcess(t) // this is one of the writers
 		return
 	}
 	path := filepath.Join(t.TempDir(), "log")
 	const procs, n = 4, 150
 	var wg sync.WaitGroup
 	for g := 0; g < procs; g++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWriterProcess$")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConcurrentProcesses$")
 		cmd.Env = append(os.Environ(), "LOGREC_WRITER="+strconv.Itoa(g), "LOGREC_PATH="+path, "LOGREC_N="+strconv.Itoa(n))
 		wg.Add(1)
 		go func() {
@@ -124,11 +125,12 @@ func TestConcurrentProcesses(t *testing.T) {
 	checkWhole(t, path, procs, n)
 }
 
-// TestWriterProcess is the body of one writer process.
-func TestWriterProcess(t *testing.T) {
+// writerProcess is the body of one writer process of
+// TestConcurrentProcesses (a test binary run with $LOGREC_WRITER set).
+func writerProcess(t *testing.T) {
 	g, err := strconv.Atoi(os.Getenv("LOGREC_WRITER"))
 	if err != nil {
-		t.Skip("helper for TestConcurrentProcesses")
+		t.Fatalf("LOGREC_WRITER: %v", err)
 	}
 	n, _ := strconv.Atoi(os.Getenv("LOGREC_N"))
 	l, err := New(os.Getenv("LOGREC_PATH"), nil, Options{})

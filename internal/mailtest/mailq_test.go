@@ -29,9 +29,14 @@ func TestMailqStates(t *testing.T) {
 	gone := message{Subject: "mailq cancel", From: "root@sat.example", To: []string{"alice@hub.example"}, Body: []byte("cancelled\n")}
 	bad := message{Subject: "mailq bounce", From: "root@sat.example", To: []string{"nosuch@hub.example"}, Body: []byte("bounces\n")}
 	ids := map[string]string{}
-	for _, m := range []message{ok, gone, bad} {
+	for i, m := range []message{ok, gone, bad} {
 		before := mailqIDs(w.do(sat, testnet.Ferry, nil, "mailq").Stdout)
-		w.sendmail(sat, m)
+		// hub has no addrs or calls: sendmail says so with the first
+		// message only.
+		r := w.sendmail(sat, m)
+		if noted := strings.Contains(r.Stderr, "no addrs or calls"); noted != (i == 0) {
+			t.Errorf("message %d: note about addrs or calls shown: %v, want %v\n%s", i, noted, i == 0, r.Stderr)
+		}
 		after := mailqIDs(w.do(sat, testnet.Ferry, nil, "mailq").Stdout)
 		if len(after) != len(before)+1 {
 			t.Fatalf("mailq lists %d messages after sending %q, want %d", len(after), m.Subject, len(before)+1)
@@ -59,6 +64,18 @@ func TestMailqStates(t *testing.T) {
 		t.Fatalf("%d packets for hub, want 3", n)
 	}
 
+	// With -v the note comes every time.
+	verbose := w.tool("sendmail", []string{"NNCPCFG=" + sat.CfgPath}, ok.bytes(), "-v", "-t", "-oi", "-f", ok.From)
+	if !strings.Contains(verbose.Stderr, "no addrs or calls") {
+		t.Errorf("sendmail -v: no note about addrs or calls:\n%v", verbose)
+	}
+	after := mailqIDs(w.do(sat, testnet.Ferry, nil, "mailq").Stdout)
+	for _, id := range after {
+		if !contains([]string{ids[ok.Subject], ids[gone.Subject], ids[bad.Subject]}, id) {
+			w.do(sat, testnet.Ferry, nil, "mailq", "-rm", id)
+		}
+	}
+
 	// Cancel a queued message: its packet goes.
 	r := w.do(sat, testnet.Ferry, nil, "mailq", "-rm", ids[gone.Subject])
 	if !strings.Contains(r.Stdout, "cancelled") {
@@ -74,6 +91,13 @@ func TestMailqStates(t *testing.T) {
 		t.Errorf("mailq -all shows the cancelled message as %q, want cancelled", st)
 	}
 
+	// Cancelled twice, or never here: each says what it is.
+	for id, want := range map[string]string{ids[gone.Subject]: "message was already cancelled", "0000000000-NOSUCH": "no message with this id on this node"} {
+		if r := w.run(sat, testnet.Ferry, nil, "mailq", "-rm", id); r.Code == 0 || !strings.Contains(r.Stderr, id+": "+want) {
+			t.Errorf("mailq -rm %s: want %q:\n%v", id, want, r)
+		}
+	}
+
 	w.carry(sat, testnet.Ferry, hub, testnet.NNCP)
 	for _, m := range []message{ok, bad} {
 		if st := state(false, m); st != "carried" {
@@ -82,7 +106,7 @@ func TestMailqStates(t *testing.T) {
 	}
 	// Too late to cancel.
 	r = w.run(sat, testnet.Ferry, nil, "mailq", "-rm", ids[ok.Subject])
-	if r.Code == 0 || !strings.Contains(r.Stderr, "can no longer be cancelled") {
+	if r.Code == 0 || !strings.Contains(r.Stderr, "message has left this node: it can no longer be cancelled (carried)") {
 		t.Errorf("mailq -rm of a carried message: want a refusal saying it left:\n%v", r)
 	}
 	if st := state(false, ok); st != "carried" {
@@ -99,8 +123,31 @@ func TestMailqStates(t *testing.T) {
 	if st := state(false, ok); st != "tossed" {
 		t.Errorf("%q: state %q after the hub's ACK came back, want tossed\n%s", ok.Subject, st, w.do(sat, testnet.Ferry, nil, "mailq", "-all").Stdout)
 	}
-	if st := state(true, bad); st != "bounced" {
-		t.Errorf("%q: state %q after the DSN came back, want bounced\n%s", bad.Subject, st, w.do(sat, testnet.Ferry, nil, "mailq", "-all").Stdout)
+	if st := state(false, bad); st != "bounced" {
+		t.Errorf("%q: state %q after the DSN came back, want bounced (shown without -all)\n%s", bad.Subject, st, w.do(sat, testnet.Ferry, nil, "mailq", "-all").Stdout)
+	}
+
+	// Rows fit the terminal; the per-id view has everything.
+	cmd := sat.Cmd(t, testnet.Ferry, "mailq", "-all")
+	cmd.Env = append(os.Environ(), "COLUMNS=80")
+	r = w.exec(cmd, nil)
+	if r.Code != 0 {
+		t.Fatalf("mailq -all: %v", r)
+	}
+	wide := r.Stdout
+	for _, l := range strings.Split(strings.TrimSuffix(wide, "\n"), "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("mailq -all with COLUMNS=80: a line of %d columns:\n%s", n, wide)
+		}
+	}
+	if st := mailqState(wide, ids[bad.Subject]); st != "bounced" {
+		t.Errorf("the fitted mailq -all lost the state of %s:\n%s", ids[bad.Subject], wide)
+	}
+	one := w.do(sat, testnet.Ferry, nil, "mailq", ids[bad.Subject]).Stdout
+	for _, want := range []string{"State:    bounced", "To:       nosuch@hub.example", "Subject:  mailq bounce", "Reason:   "} {
+		if !strings.Contains(one, want) {
+			t.Errorf("mailq %s lacks %q:\n%s", ids[bad.Subject], want, one)
+		}
 	}
 }
 

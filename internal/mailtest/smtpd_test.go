@@ -125,7 +125,7 @@ func TestSmtpdSwaks(t *testing.T) {
 	// tmp/ (where smtpd stages the message and packets are built), then
 	// the mail queue's record of sent messages (written after the packet).
 	if w.as.uid == 0 {
-		t.Skip("the run user is root, who can write anywhere: the unwritable-spool cases need an unprivileged user")
+		refbin.Skip(t, "the run user is root, who can write anywhere: the unwritable-spool cases need an unprivileged user")
 	}
 	for _, dir := range []string{filepath.Join(sat.Spool, "tmp"), filepath.Join(sat.Spool, "mail", "sent")} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {

@@ -57,7 +57,7 @@ func whoRuns(t *testing.T) *runUser {
 			t.Fatal(err)
 		}
 		if !nameRE.MatchString(u.Username) || !nameRE.MatchString(g.Name) {
-			t.Skipf("user %q/group %q cannot be written into an Exim config", u.Username, g.Name)
+			refbin.Skip(t, "user %q/group %q cannot be written into an Exim config", u.Username, g.Name)
 		}
 		return &runUser{name: u.Username, group: g.Name, uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"ferry/internal/testnet/refbin"
 )
 
 const nobody = 65534
@@ -12,7 +14,7 @@ const nobody = 65534
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("giving files away needs root (the tests run as root in CI)")
+		refbin.Skip(t, "giving files away needs root (the tests run as root in CI)")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"ferry/internal/testnet/refbin"
 )
 
 // TestNoCrypto: the protocol moves opaque packets; neither it nor
@@ -11,7 +13,7 @@ import (
 func TestNoCrypto(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "ferry/internal/sp").Output()
 	if err != nil {
-		t.Skipf("go list: %v", err)
+		refbin.Skip(t, "go list: %v", err)
 	}
 	for _, p := range strings.Fields(string(out)) {
 		if p == "ferry/internal/pktcrypt" || p == "ferry/internal/toss" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/tx"
 )
 
@@ -28,7 +29,7 @@ func TestFreqRefusesNonRegularAndEscapingLinks(t *testing.T) {
 		{"fifo, links followed", func(t *testing.T, pub string) { syscall.Mkfifo(filepath.Join(pub, "fifo"), 0o644) }, "fifo", true, ErrNotRegular},
 		{"device", func(t *testing.T, pub string) {
 			if err := syscall.Mknod(filepath.Join(pub, "null"), syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-				t.Skipf("mknod: %v (needs root)", err)
+				refbin.Skip(t, "mknod: %v (needs root)", err)
 			}
 		}, "null", false, ErrNotRegular},
 		{"link to a device, followed", func(t *testing.T, pub string) { os.Symlink("/dev/zero", filepath.Join(pub, "zero")) }, "zero", true, ErrNotRegular},

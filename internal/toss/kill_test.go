@@ -13,6 +13,7 @@ import (
 
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/tx"
 )
 
@@ -29,7 +30,7 @@ func content(seed uint64, name string, size int) []byte {
 // saving files, then run to completion: every file is in incoming exactly
 // once (no NAME.0), whole, and no temporary file is left after rm -tmp.
 func TestTossKill9(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	seed := uint64(20261202)

@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
+	"ferry/internal/testnet/refbin"
 	"ferry/internal/toss"
 	"ferry/internal/tx"
 )
@@ -25,7 +26,7 @@ import (
 // packets are ours: hard links, no copy) and "copy" (each packet has a
 // second name elsewhere, so it is copied).
 func TestXferRxKill9(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	for _, mode := range []string{"move", "copy"} {

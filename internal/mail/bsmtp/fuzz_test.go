@@ -5,9 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
+
+	"ferry/internal/testnet/vectors"
 )
 
 // FuzzReader checks, for arbitrary input: no panic; no message is handed
@@ -15,11 +16,12 @@ import (
 // the input's whole messages); what parses, written again by the Writer,
 // parses to the same envelopes and bodies.
 func FuzzReader(f *testing.F) {
-	_, file, _, _ := runtime.Caller(0)
 	for _, rel := range []string{"gen/exim-bsmtp-sample.txt", "plain/bsmtp.txt"} {
-		if b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "../../../../shared/testdata/nncp-8.8.2", rel)); err == nil {
-			f.Add(b)
+		b, err := os.ReadFile(filepath.Join(vectors.Root(), rel))
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	f.Add([]byte(okTx + okTx + "QUIT\n"))
 	f.Add([]byte("EHLO x\r\nMAIL FROM:<> SIZE=3 BODY=8BITMIME\r\nRCPT TO:<a@b> NOTIFY=NEVER\r\nDATA\r\n..\r\n.x\r\n.\r\n"))

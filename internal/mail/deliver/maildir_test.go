@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"ferry/internal/testnet/refbin"
 )
 
 var maildirName = regexp.MustCompile(`^\d+\.M\d+P\d+R[0-9a-f]{16}\.host\\057x\\072y,S=(\d+)$`)
@@ -152,13 +155,24 @@ func TestMaildirMissing(t *testing.T) {
 	}
 }
 
+// TestMaildirNotWritable: a Maildir this process may not write into is a
+// temporary failure. Root writes anywhere, so as root the Maildir is on a
+// file system mounted read-only.
 func TestMaildirNotWritable(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root writes anywhere; TestMaildirFailures covers the clean-up")
-	}
 	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+			refbin.Skip(t, "root writes anywhere, and a read-only tmpfs cannot be mounted here (%v: %s)", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	}
 	for _, d := range []string{"tmp", "new", "cur"} {
 		os.Mkdir(filepath.Join(dir, d), 0o500)
+	}
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+			t.Fatalf("remount read-only: %v: %s", err, out)
+		}
 	}
 	res := one(t, Maildir{Path: dir}, bytesMessage("", "x\n"), "b@hub.example")
 	wantErr(t, res.Err, true, 451, "4.3.0")

@@ -88,6 +88,9 @@ type SMTP struct {
 	// DataTimeout limits the wait for the reply to the final dot; 0 means
 	// 10 minutes (RFC 5321 section 4.5.3.2.6).
 	DataTimeout time.Duration
+	// Dial, if set, makes the connection instead of a net.Dialer limited
+	// by Timeout; Timeout still limits every read and write on it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Deliver sends msg to all rcpts in one transaction.
@@ -263,7 +266,7 @@ func (s SMTP) connect(ctx context.Context) (*session, *Error) {
 	if err != nil {
 		return nil, newError(451, "4.3.5", err, "smtp: bad address %q: %v", s.Addr, err)
 	}
-	sess := &session{ctx: ctx, host: host, timeout: s.Timeout, dataTimeout: s.DataTimeout}
+	sess := &session{ctx: ctx, host: host, timeout: s.Timeout, dataTimeout: s.DataTimeout, dialFunc: s.Dial}
 	if sess.timeout <= 0 {
 		sess.timeout = 5 * time.Minute
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"reflect"
@@ -380,23 +382,41 @@ func TestSMTP421(t *testing.T) {
 	}
 }
 
-// TestSMTPSilentServer: a server that never answers is a timeout.
+// TestSMTPSilentServer: a server that never answers is a timeout. The
+// connection is made by the test (no timeout on connecting, however slow
+// the machine), so the client's 100 ms can only run out waiting for a
+// greeting that never comes; the server sees the client give up: it
+// closes the connection without having sent a line.
 func TestSMTPSilentServer(t *testing.T) {
-	addr, done := scripted(t, func(tp *textproto.Conn) error {
-		_, err := tp.ReadLine() // until the client gives up
-		return err
-	})
-	for _, mode := range []TLSMode{TLSNone, TLSOpportunistic} {
-		res := SMTP{Addr: addr, TLS: mode, Timeout: 100 * time.Millisecond}.Deliver(context.Background(), bytesMessage("", "x\n"), []string{"a@x.example"})
-		if e := wantErr(t, res[0].Err, true, 451, "4.4.2"); !errors.Is(e, ErrTimeout) {
-			t.Errorf("error %v", e)
+	silent := func(tp *textproto.Conn) error {
+		line, err := tp.ReadLine() // until the client gives up
+		if err == nil {
+			return fmt.Errorf("the client sent %q before any greeting", line)
 		}
-		if mode == TLSNone {
-			<-done
-			addr, done = scripted(t, func(tp *textproto.Conn) error {
-				_, err := tp.ReadLine()
-				return err
-			})
+		if !errors.Is(err, io.EOF) {
+			return fmt.Errorf("want the client to close the connection, got %w", err)
+		}
+		return nil
+	}
+	for _, mode := range []TLSMode{TLSNone, TLSOpportunistic} {
+		addr, done := scripted(t, silent)
+		connected := make(chan struct{})
+		dial := func(ctx context.Context, network, a string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, a)
+			close(connected)
+			return c, err
+		}
+		res := SMTP{Addr: addr, TLS: mode, Timeout: 100 * time.Millisecond, Dial: dial}.Deliver(context.Background(), bytesMessage("", "x\n"), []string{"a@x.example"})
+		select {
+		case <-connected:
+		default:
+			t.Fatalf("%v: Deliver returned without dialling", mode)
+		}
+		if e := wantErr(t, res[0].Err, true, 451, "4.4.2"); !errors.Is(e, ErrTimeout) {
+			t.Errorf("%v: error %v, want a timeout", mode, e)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("%v: server: %v", mode, err)
 		}
 	}
 }

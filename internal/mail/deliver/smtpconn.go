@@ -23,12 +23,16 @@ type session struct {
 	c                    *smtp.Client
 	tls                  bool
 	stop                 func() bool // ends the cancellation watch
+	dialFunc             func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // dial connects to addr; cancelling the context closes the connection.
 func (sess *session) dial(addr string) (net.Conn, *Error) {
-	d := net.Dialer{Timeout: sess.timeout}
-	raw, err := d.DialContext(sess.ctx, "tcp", addr)
+	dial := sess.dialFunc
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: sess.timeout}).DialContext
+	}
+	raw, err := dial(sess.ctx, "tcp", addr)
 	if err != nil {
 		e := newError(451, "4.4.1", err, "smtp: connecting to %s: %v", addr, err)
 		e.RemoteMTA = sess.host

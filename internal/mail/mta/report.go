@@ -2,6 +2,7 @@ package mta
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -43,7 +44,7 @@ func (m *MTA) List(history bool) ([]*Item, error) {
 		it := &Item{ID: s.ID, Queued: s.Queued, From: s.From, To: s.To, Subject: s.Subject, Size: s.Size,
 			Where: "nncp:" + s.Node, Pkt: s.Pkt, Sent: true, Reason: s.ReportText}
 		it.State = m.sentState(s)
-		if !history && it.State != "queued" && it.State != "carried" && it.State != "tossed" {
+		if !history && !shownByDefault(it.State) {
 			continue
 		}
 		out = append(out, it)
@@ -52,12 +53,16 @@ func (m *MTA) List(history bool) ([]*Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	if history {
-		done, err := m.Queue.History()
-		if err != nil {
-			return nil, err
+	done, err := m.Queue.History()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range done {
+		// Without history, finished mail shows only if it bounced: the
+		// sender needs to see that it did not arrive.
+		if st := e.State(); history || (shownByDefault(st) && !allCancelled(e)) {
+			entries = append(entries, e)
 		}
-		entries = append(entries, done...)
 	}
 	for _, e := range entries {
 		it := &Item{ID: e.ID, State: e.State(), Queued: e.Received, From: e.From, Subject: e.Subject, Size: e.Size}
@@ -80,6 +85,12 @@ func (m *MTA) List(history bool) ([]*Item, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Queued.Before(out[j].Queued) })
 	return out, nil
+}
+
+// shownByDefault reports whether mailq without -all lists a message in
+// state st: everything but delivered and cancelled mail.
+func shownByDefault(st string) bool {
+	return st != "delivered" && st != "cancelled"
 }
 
 func allCancelled(e *queue.Entry) bool {
@@ -119,15 +130,27 @@ func (m *MTA) sentState(s *queue.Sent) string {
 	return "carried"
 }
 
-// ErrNotCancellable is returned by Cancel for a message that left.
-var ErrNotCancellable = errors.New("message has left this node: it can no longer be cancelled")
+// Errors of Cancel: the three cases mailq -rm tells apart.
+var (
+	// ErrNotCancellable is returned for a message that has left this node
+	// (or finished here: delivered, bounced); the error names its state.
+	ErrNotCancellable = errors.New("message has left this node: it can no longer be cancelled")
+	// ErrAlreadyCancelled is returned for a message cancelled before.
+	ErrAlreadyCancelled = errors.New("message was already cancelled")
+	// ErrUnknownMessage is returned for an id this node has no record of.
+	ErrUnknownMessage = errors.New("no message with this id on this node")
+)
 
 // Cancel removes a message that is still here: a packet still waiting in
 // tx/, or an entry of the mail queue.
 func (m *MTA) Cancel(id string) error {
 	if s, err := m.Queue.GetSent(id); err == nil {
-		if m.sentState(s) != "queued" {
-			return ErrNotCancellable
+		switch st := m.sentState(s); st {
+		case "queued":
+		case "cancelled":
+			return ErrAlreadyCancelled
+		default:
+			return fmt.Errorf("%w (%s)", ErrNotCancellable, st)
 		}
 		hop, err := node.ParseID(s.Hop)
 		if err != nil {
@@ -138,16 +161,42 @@ func (m *MTA) Cancel(id string) error {
 		}
 		s.Cancelled = true
 		return m.Queue.UpdateSent(s)
-	}
-	if err := m.Queue.Remove(id); err != nil {
-		if errors.Is(err, queue.ErrNotFound) {
-			if _, herr := m.Queue.History(); herr == nil {
-				return ErrNotCancellable
-			}
-		}
+	} else if !errors.Is(err, queue.ErrNotFound) {
 		return err
 	}
-	return nil
+	err := m.Queue.Remove(id)
+	if !errors.Is(err, queue.ErrNotFound) {
+		return err
+	}
+	done, herr := m.Queue.History()
+	if herr != nil {
+		return herr
+	}
+	for _, e := range done {
+		if e.ID != id {
+			continue
+		}
+		if allCancelled(e) {
+			return ErrAlreadyCancelled
+		}
+		return fmt.Errorf("%w (%s)", ErrNotCancellable, e.State())
+	}
+	return ErrUnknownMessage
+}
+
+// FirstThrough reports whether s is the first message this node sent
+// through its hop (the neighbour whose tx/ holds the packet).
+func (m *MTA) FirstThrough(s *queue.Sent) bool {
+	all, err := m.Queue.ListSent()
+	if err != nil {
+		return true
+	}
+	for _, o := range all {
+		if o.Hop == s.Hop && o.ID != s.ID {
+			return false
+		}
+	}
+	return true
 }
 
 // NoteACK records that the neighbour acknowledged packet pkt: a message

@@ -347,6 +347,10 @@ func TestKeyRotation(t *testing.T) {
 // toss and the next toss do, with rotations on the way: each key is
 // handled exactly once.
 func TestKeyClaimsTwoProcesses(t *testing.T) {
+	if os.Getenv("QUEUE_HELPER") != "" {
+		keyClaimsHelper(t) // this is one of the two processes
+		return
+	}
 	q := open(t)
 	out := filepath.Join(t.TempDir(), "handled")
 	var wg sync.WaitGroup
@@ -356,7 +360,7 @@ func TestKeyClaimsTwoProcesses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestKeyClaimsHelper$")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKeyClaimsTwoProcesses$")
 			cmd.Env = append(os.Environ(), "QUEUE_HELPER="+q.Dir, "QUEUE_HELPER_OUT="+out, "QUEUE_HELPER_ORDER="+strconv.Itoa(i))
 			outs[i], errs[i] = cmd.CombinedOutput()
 		}()
@@ -385,12 +389,10 @@ func TestKeyClaimsTwoProcesses(t *testing.T) {
 	}
 }
 
-// TestKeyClaimsHelper is the other process of TestKeyClaimsTwoProcesses.
-func TestKeyClaimsHelper(t *testing.T) {
+// keyClaimsHelper is one process of TestKeyClaimsTwoProcesses (the test
+// binary run with $QUEUE_HELPER set).
+func keyClaimsHelper(t *testing.T) {
 	dir := os.Getenv("QUEUE_HELPER")
-	if dir == "" {
-		t.Skip("run by TestKeyClaimsTwoProcesses")
-	}
 	keyBucketMax = 1 << 10
 	q, err := Open(dir, true)
 	if err != nil {

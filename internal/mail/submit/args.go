@@ -148,9 +148,16 @@ func parseArgs(args []string) (*Invocation, int, error) {
 		case "--version":
 			inv.Mode = ModeVersion
 			continue
-		case "--help":
+		case "--help", "-help":
 			inv.Mode = ModeHelp
 			continue
+		case "-h":
+			// -h N is sendmail's hop count (ignored, as by Exim); a bare
+			// -h at the end asks for help.
+			if i+1 == len(args) {
+				inv.Mode = ModeHelp
+				continue
+			}
 		}
 		if strings.HasPrefix(a, "--") {
 			return nil, 0, fmt.Errorf("%w: unknown option %s", ErrUsage, a)

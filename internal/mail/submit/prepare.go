@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"os"
 	"os/user"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -283,6 +284,10 @@ func buildHeader(h *header, inv *Invocation, m *Message, o *PrepareOptions) []by
 		if strings.EqualFold(f.name, "Bcc") || strings.EqualFold(f.name, "Resent-Bcc") {
 			continue
 		}
+		if inv.ExtractRecipients && strings.EqualFold(f.name, "From") {
+			b.Write(qualifyFrom(f.raw, o.Domain))
+			continue
+		}
 		b.Write(f.raw)
 	}
 	now := o.Now()
@@ -311,6 +316,29 @@ func buildHeader(h *header, inv *Invocation, m *Message, o *PrepareOptions) []by
 		b.WriteString(h.eol)
 	}
 	return b.Bytes()
+}
+
+// A From field whose address is a bare local name, alone ("From: root
+// (Cron Daemon)") or in angle brackets ("From: Cron <root>").
+var (
+	bareFromRe  = regexp.MustCompile(`^([^:]*:[ \t]*)([A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)([ \t]*(?:\([^()]*\))?[ \t]*\r?\n)$`)
+	angleFromRe = regexp.MustCompile(`<([A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)>`)
+)
+
+// qualifyFrom qualifies a bare local name in a From field with domain, as
+// the envelope sender is (-t: cron writes "From: root (Cron Daemon)"). A
+// field with an address that has a domain is kept byte for byte.
+func qualifyFrom(raw []byte, domain string) []byte {
+	if bytes.IndexByte(raw, '@') >= 0 || domain == "" {
+		return raw
+	}
+	if m := bareFromRe.FindSubmatchIndex(raw); m != nil {
+		out := append([]byte{}, raw[:m[5]]...)
+		out = append(out, '@')
+		out = append(out, domain...)
+		return append(out, raw[m[5]:]...)
+	}
+	return angleFromRe.ReplaceAll(raw, []byte("<${1}@"+domain+">"))
 }
 
 func hasEightBit(b []byte) bool {

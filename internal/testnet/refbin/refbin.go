@@ -44,6 +44,17 @@ func Path(t testing.TB, name string) string {
 	return ""
 }
 
+// Skip skips the test for the reason given, except under FERRY_INTEROP=1,
+// where no test may pass by skipping: there it fails the test, so that CI
+// notices what it did not run (a missing tool, a missing privilege).
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if Required() {
+		t.Fatalf(format+" (FERRY_INTEROP=1: a test may not skip)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // NNCP returns the path of the real nncp-NAME binary (name without the
 // "nncp-" prefix, e.g. NNCP(t, "toss")).
 func NNCP(t testing.TB, name string) string { return Path(t, "nncp-"+name) }

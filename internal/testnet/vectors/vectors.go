@@ -14,16 +14,25 @@ import (
 	"ferry/internal/node"
 )
 
-// Dir returns the test vector directory, skipping the test when absent.
+// Root is where the vectors are: testdata/nncp-8.8.2 beside this file (a
+// copy of shared/testdata/nncp-8.8.2 committed with the code, so that a
+// fresh clone has them), or $FERRY_TESTDATA when set.
+func Root() string {
+	if v := os.Getenv("FERRY_TESTDATA"); v != "" {
+		return v
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "testdata", "nncp-8.8.2")
+}
+
+// Dir returns the test vector directory. They are committed, so a missing
+// directory is a broken checkout or a wrong $FERRY_TESTDATA: the test
+// fails (it never skips).
 func Dir(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "testdata", "nncp-8.8.2")
-	if v := os.Getenv("FERRY_TESTDATA"); v != "" {
-		d = v
-	}
+	d := Root()
 	if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
-		t.Skipf("NNCP test vectors not found at %s (set FERRY_TESTDATA)", d)
+		t.Fatalf("NNCP test vectors not found at %s (a broken checkout, or a wrong $FERRY_TESTDATA): %v", d, err)
 	}
 	return d
 }
