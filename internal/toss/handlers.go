@@ -91,7 +91,10 @@ func (p *packet) file() error {
 	spool.HoldTemp(tmp)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
-		if m := p.t.Opts.Progress(p.ev); m != nil {
+		p.t.repMu.Lock()
+		m := p.t.Opts.Progress(p.ev)
+		p.t.repMu.Unlock()
+		if m != nil {
 			w = progress.Writer(tmp, m)
 			defer m.Done()
 		}
@@ -166,6 +169,8 @@ func (p *packet) freq() error {
 		nice = node.NiceBulk
 	}
 	o := tx.Options{Nice: nice, MinSize: fr.MinSize * 1024}
+	p.t.txMu.Lock()
+	defer p.t.txMu.Unlock()
 	if fr.Chunked > 0 {
 		res, err := p.t.Sender.FileChunked(p.sender, f, dst, fr.Chunked*1024, o, nil)
 		if err != nil {
@@ -254,7 +259,7 @@ func (p *packet) exec() error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	p.release = st.Close
 	cnt := &countingReader{r: p.body}
 	in := io.TeeReader(cnt, st)
 	if p.ph.Type == wire.TypeExec {
@@ -262,7 +267,9 @@ func (p *packet) exec() error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(io.Discard, capReader(z, limit)); err != nil {
+		_, err = io.Copy(io.Discard, capReader(z, limit))
+		p.t.putDecoder(z)
+		if err != nil {
 			return fmt.Errorf("exec body: %w", err)
 		}
 		// Anything after the zstd frame must still authenticate.
@@ -279,9 +286,18 @@ func (p *packet) exec() error {
 	if p.t.Opts.DryRun {
 		return nil
 	}
-	// Second pass: the staged bytes, decompressed on the fly into the
-	// handle. The cap is checked again: a handle that sees the body end
-	// early is killed, never left to take it as whole.
+	// Second pass, when the handle runs (it may run beside other packets'
+	// handles): the staged bytes, decompressed on the fly into the
+	// handle.
+	p.run = func() error { return p.runHandle(st, argv, args, limit) }
+	return nil
+}
+
+// runHandle starts an exec packet's handle on its staged body. The cap is
+// checked again: a handle that sees the body end early is killed, never
+// left to take it as whole.
+func (p *packet) runHandle(st *stage, argv, args []string, limit int64) error {
+	handle := p.ev.Handle
 	staged, err := st.Reader()
 	if err != nil {
 		return err
@@ -292,6 +308,7 @@ func (p *packet) exec() error {
 		if err != nil {
 			return err
 		}
+		defer p.t.putDecoder(z)
 		body = capReader(z, limit)
 	}
 	env := p.t.Opts.Env
@@ -301,7 +318,9 @@ func (p *packet) exec() error {
 	full := append(append([]string(nil), argv...), args...)
 	out := &capped{max: 64 * 1024}
 	if in := p.t.Opts.InProcess; in != nil {
+		p.t.inMu.Lock()
 		handled, err := in(&Handle{Argv: full, Sender: p.sender, Nice: p.ph.Nice, Stdin: body, Output: out})
+		p.t.inMu.Unlock()
 		if handled {
 			p.ev.Output = out.buf.Bytes()
 			if err != nil {
@@ -417,7 +436,9 @@ func (p *packet) trns() error {
 		p.ev.Size = n
 		return err
 	}
+	p.t.txMu.Lock()
 	r, err := p.t.Sender.Relay(hop, p.body)
+	p.t.txMu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -473,16 +494,31 @@ func (c *capped) Write(p []byte) (int, error) {
 // uses 8 MiB at most.
 const maxWindow = 64 << 20
 
-// decoder returns the tosser's zstd decoder reset to read r.
+// decoder returns one of the tosser's zstd decoders (made if none is
+// free) reset to read r; putDecoder gives it back.
 func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
-	if t.zdec == nil {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(maxWindow))
-		if err != nil {
-			return nil, err
-		}
-		t.zdec = z
-		return z, nil
+	select {
+	case z := <-t.zdecPool():
+		return z, z.Reset(r)
+	default:
 	}
-	return t.zdec, t.zdec.Reset(r)
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxWindow))
+}
+
+func (t *Tosser) putDecoder(z *zstd.Decoder) {
+	select {
+	case t.zdecPool() <- z:
+	default:
+		z.Close()
+	}
+}
+
+func (t *Tosser) zdecPool() chan *zstd.Decoder {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.zdecs == nil {
+		t.zdecs = make(chan *zstd.Decoder, t.parallel()+1)
+	}
+	return t.zdecs
 }
