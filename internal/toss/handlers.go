@@ -50,8 +50,10 @@ func (p *packet) drain() (int64, error) {
 
 func (p *packet) file() error {
 	inc := p.sender.Incoming
+	p.ev.Dst = string(p.ph.Path)
 	if inc == "" {
-		p.drain()
+		// Refused, but read to its end: the record says how big it is.
+		p.ev.Size, _ = p.drain()
 		return ErrNoIncoming
 	}
 	rel, err := SafeRel(string(p.ph.Path))
@@ -59,7 +61,7 @@ func (p *packet) file() error {
 		return err
 	}
 	dst := filepath.Join(inc, rel)
-	p.ev.Dst, p.ev.Saved = string(p.ph.Path), dst
+	p.ev.Saved = dst
 	if p.t.Opts.DryRun {
 		n, err := p.drain()
 		p.ev.Size = n
@@ -80,7 +82,7 @@ func (p *packet) file() error {
 	}
 	os.Remove(marker) // never placed: start again
 	p.t.cleanStale(dir)
-	opt := safeio.Options{NoSync: p.t.Spool.NoSync}
+	opt := safeio.Options{NoSync: p.t.Spool.NoSync, Perm: safeio.PermShared}
 	tmp, err := safeio.CreateTemp(dir, filepath.Base(dst), opt)
 	if err != nil {
 		return err
@@ -244,7 +246,7 @@ func (p *packet) exec() error {
 	p.ev.Dst = strings.Join(append([]string{handle}, args...), " ")
 	argv, ok := p.sender.Exec[handle]
 	if !ok || len(argv) == 0 {
-		p.drain()
+		p.ev.Size, _ = p.drain()
 		return fmt.Errorf("%w: %q", ErrNoHandle, handle)
 	}
 	limit := p.sender.ExecMaxSize
@@ -428,7 +430,7 @@ func (p *packet) trns() error {
 	p.ev.Dst = next.String()
 	hop, ok := p.t.Cfg.ByID[next]
 	if !ok {
-		p.drain()
+		p.ev.Size, _ = p.drain()
 		return fmt.Errorf("trns: next hop %s: %w", next, ErrUnknownSender)
 	}
 	if p.t.Opts.DryRun {
