@@ -114,6 +114,8 @@ func (t *Tmp) Abort() {
 
 // asyncHasher runs MTH in its own goroutine over copies of the written
 // blocks, so that the writer's encryption and the hashing use two cores.
+// The goroutine starts with the first full block: a small packet is
+// hashed at the end, in the caller's goroutine (no thread to wake).
 type asyncHasher struct {
 	ch   chan []byte
 	free chan []byte
@@ -124,12 +126,12 @@ type asyncHasher struct {
 
 const asyncBuf = 256 * 1024
 
-func newAsyncHasher() *asyncHasher {
-	a := &asyncHasher{
-		ch:   make(chan []byte, 4),
-		free: make(chan []byte, 6),
-		res:  make(chan [mth.Size]byte, 1),
-	}
+func newAsyncHasher() *asyncHasher { return &asyncHasher{} }
+
+func (a *asyncHasher) start() {
+	a.ch = make(chan []byte, 4)
+	a.free = make(chan []byte, 6)
+	a.res = make(chan [mth.Size]byte, 1)
 	go func() {
 		h := mth.New()
 		for b := range a.ch {
@@ -141,11 +143,13 @@ func newAsyncHasher() *asyncHasher {
 		}
 		a.res <- h.Root()
 	}()
-	return a
 }
 
 func (a *asyncHasher) flush() {
 	if len(a.buf) > 0 {
+		if a.ch == nil {
+			a.start()
+		}
 		a.ch <- a.buf
 		a.buf = nil
 	}
@@ -157,7 +161,9 @@ func (a *asyncHasher) Write(p []byte) {
 			select {
 			case a.buf = <-a.free:
 			default:
-				a.buf = make([]byte, 0, asyncBuf)
+				// Grown by append up to asyncBuf: a small packet
+				// needs no 256 KiB.
+				a.buf = make([]byte, 0, min(asyncBuf, max(len(p), 16<<10)))
 			}
 		}
 		k := min(asyncBuf-len(a.buf), len(p))
@@ -171,9 +177,16 @@ func (a *asyncHasher) Write(p []byte) {
 
 func (a *asyncHasher) Root() [mth.Size]byte {
 	if a.root == nil {
-		a.flush()
-		close(a.ch)
-		r := <-a.res
+		var r [mth.Size]byte
+		if a.ch == nil { // never a full block: hash here
+			h := mth.New()
+			h.Write(a.buf)
+			r = h.Root()
+		} else {
+			a.flush()
+			close(a.ch)
+			r = <-a.res
+		}
 		a.root = &r
 	}
 	return *a.root
