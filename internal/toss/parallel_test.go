@@ -205,4 +205,3 @@ func TestParallelOne(t *testing.T) {
 		t.Errorf("%d handles ran, want 10", n)
 	}
 }
-
