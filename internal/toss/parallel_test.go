@@ -10,6 +10,7 @@ import (
 	"ferry/internal/spool"
 	"ferry/internal/testnet"
 	"ferry/internal/tx"
+	"ferry/internal/wire"
 )
 
 // netOf makes the named nodes, opened in-process.
@@ -203,5 +204,20 @@ func TestParallelOne(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(dir, "order"))
 	if n := len(strings.Fields(string(got))); n != 10 {
 		t.Errorf("%d handles ran, want 10", n)
+	}
+}
+
+func TestTypes(t *testing.T) {
+	s := TypesOf(wire.TypeFile, wire.TypeExec)
+	for ty, want := range map[wire.Type]bool{
+		wire.TypeFile: true, wire.TypeExec: true, wire.TypeExecFat: true,
+		wire.TypeFreq: false, wire.TypeTrns: false, wire.TypeACK: false, wire.TypeArea: false, 200: false,
+	} {
+		if s.Has(ty) != want {
+			t.Errorf("Has(%v) = %v", ty, !want)
+		}
+	}
+	if TypesOf(wire.TypeExecFat) != TypesOf(wire.TypeExec) || TypesOf(200) != 0 {
+		t.Error("exec-fat is exec; out-of-range types are no members")
 	}
 }
