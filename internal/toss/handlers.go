@@ -320,9 +320,7 @@ func (p *packet) runHandle(st *stage, argv, args []string, limit int64) error {
 	full := append(append([]string(nil), argv...), args...)
 	out := &capped{max: 64 * 1024}
 	if in := p.t.Opts.InProcess; in != nil {
-		p.t.inMu.Lock()
 		handled, err := in(&Handle{Argv: full, Sender: p.sender, Nice: p.ph.Nice, Stdin: body, Output: out})
-		p.t.inMu.Unlock()
 		if handled {
 			p.ev.Output = out.buf.Bytes()
 			if err != nil {

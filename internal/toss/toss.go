@@ -76,7 +76,8 @@ type Options struct {
 	// started: if it recognises the command as one it can run itself (ferry's
 	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
 	// part of a non-zero exit. Otherwise the command is started as usual.
-	// It is called by one goroutine at a time.
+	// It may be called from several goroutines at once (packets of
+	// different neighbours, or of one whose exec-parallel is above 1).
 	InProcess func(h *Handle) (handled bool, err error)
 }
 
@@ -141,7 +142,6 @@ type Tosser struct {
 	mu      sync.Mutex         // guards cleaned
 	cleaned map[string]bool    // directories swept of stale temporary files
 	repMu   sync.Mutex         // one Report (and Progress) call at a time
-	inMu    sync.Mutex         // one InProcess call at a time
 	txMu    sync.Mutex         // one Sender call at a time (freq answers, relays)
 }
 
