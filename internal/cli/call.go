@@ -46,12 +46,7 @@ func (a *autoTossOpts) prepare(x *ctx) {
 func (a *autoTossOpts) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.on, "autotoss", false, "Toss after call is finished")
 	fs.BoolVar(&a.seen, "autotoss-seen", false, "Create seen/ files during tossing")
-	fs.BoolVar(&a.o.SkipFile, "autotoss-nofile", false, `Do not process "file" packets during tossing`)
-	fs.BoolVar(&a.o.SkipFreq, "autotoss-nofreq", false, `Do not process "freq" packets during tossing`)
-	fs.BoolVar(&a.o.SkipExec, "autotoss-noexec", false, `Do not process "exec" packets during tossing`)
-	fs.BoolVar(&a.o.SkipTrns, "autotoss-notrns", false, `Do not process "trns" packets during tossing`)
-	fs.BoolVar(&a.o.SkipArea, "autotoss-noarea", false, `Do not process "area" packets during tossing`)
-	fs.BoolVar(&a.o.SkipACK, "autotoss-noack", false, `Do not process "ack" packets during tossing`)
+	skipFlags(fs, &a.o.Skip, "autotoss-", " during tossing", nil)
 }
 
 // autoToss tosses what arrived from id, as nncp-toss -node would.

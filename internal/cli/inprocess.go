@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"ferry/internal/mail/mta"
 	"ferry/internal/mail/submit"
@@ -26,7 +27,18 @@ func (x *ctx) inProcessHandles() func(*toss.Handle) (bool, error) {
 	if err != nil {
 		return nil
 	}
-	var m *mta.MTA
+	var (
+		mu sync.Mutex // guards m: toss calls this from several goroutines
+		m  *mta.MTA
+	)
+	open := func() *mta.MTA {
+		mu.Lock()
+		defer mu.Unlock()
+		if m == nil {
+			m, _ = mta.New(x.cfg, x.spool, mailLogger{x})
+		}
+		return m
+	}
 	return func(h *toss.Handle) (bool, error) {
 		if len(h.Argv) < 2 || h.Argv[1] != "rsmtp" {
 			return false, nil
@@ -67,11 +79,9 @@ func (x *ctx) inProcessHandles() func(*toss.Handle) (bool, error) {
 				return false, nil
 			}
 		}
+		m := open()
 		if m == nil {
-			var err error
-			if m, err = mta.New(x.cfg, x.spool, mailLogger{x}); err != nil {
-				return false, nil
-			}
+			return false, nil
 		}
 		res, err := m.ReceiveBSMTP(h.Stdin, h.Sender, mta.ReceiveOptions{QueueOnly: queueOnly})
 		if err != nil {

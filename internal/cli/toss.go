@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"ferry/internal/progress"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,12 +27,7 @@ func runToss(x *ctx, args []string) error {
 	cycle := fs.Uint("cycle", 0, "Repeat tossing after N seconds in infinite loop")
 	seen := fs.Bool("seen", false, "Create seen/ files")
 	var o toss.Options
-	fs.BoolVar(&o.SkipFile, "nofile", false, `Do not process "file" packets`)
-	fs.BoolVar(&o.SkipFreq, "nofreq", false, `Do not process "freq" packets`)
-	fs.BoolVar(&o.SkipExec, "noexec", false, `Do not process "exec" packets`)
-	fs.BoolVar(&o.SkipTrns, "notrns", false, `Do not process "transitional" packets`)
-	fs.BoolVar(&o.SkipArea, "noarea", false, `Do not process "area" packets`)
-	fs.BoolVar(&o.SkipACK, "noack", false, `Do not process "ack" packets`)
+	skipFlags(fs, &o.Skip, "", "", map[wire.Type]string{wire.TypeTrns: "transitional"})
 	if err := x.parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +50,9 @@ func runToss(x *ctx, args []string) error {
 	}
 	o.DryRun, o.Seen = *dry, *seen
 	o.Report = x.tossReporter(*dry, x.mailOnToss())
+	if x.showProgress() {
+		o.Parallel = 1 // one bar at a time
+	}
 	o.Env = handleEnv(x.cfg.Path)
 	o.InProcess = x.inProcessHandles()
 	o.Progress = func(ev *toss.Event) progress.Meter {
@@ -93,6 +93,52 @@ func (x *ctx) tossReporter(dry bool, after func(*toss.Event)) func(*toss.Event) 
 			after(ev)
 		}
 	}
+}
+
+// skipFlags registers -PREFIXnofile ... -PREFIXnoack, each adding its
+// packet type to *set. names overrides a type's name in the usage.
+func skipFlags(fs *flag.FlagSet, set *toss.Types, prefix, suffix string, names map[wire.Type]string) {
+	for _, f := range []struct {
+		flag string
+		ty   wire.Type
+	}{
+		{"nofile", wire.TypeFile}, {"nofreq", wire.TypeFreq}, {"noexec", wire.TypeExec},
+		{"notrns", wire.TypeTrns}, {"noarea", wire.TypeArea}, {"noack", wire.TypeACK},
+	} {
+		name := f.ty.String()
+		if n, ok := names[f.ty]; ok {
+			name = n
+		}
+		fs.Var(skipFlag{set, f.ty}, prefix+f.flag, fmt.Sprintf("Do not process %q packets%s", name, suffix))
+	}
+}
+
+// skipFlag is a boolean flag that adds a packet type to a set.
+type skipFlag struct {
+	set *toss.Types
+	ty  wire.Type
+}
+
+func (f skipFlag) IsBoolFlag() bool { return true }
+
+func (f skipFlag) String() string {
+	if f.set == nil || !f.set.Has(f.ty) {
+		return "false"
+	}
+	return "true"
+}
+
+func (f skipFlag) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	if on {
+		*f.set |= toss.TypesOf(f.ty)
+	} else {
+		*f.set &^= toss.TypesOf(f.ty)
+	}
+	return nil
 }
 
 // reportToss logs one toss event the way nncp-toss does (CATALOG.md).

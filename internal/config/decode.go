@@ -193,6 +193,7 @@ func decodeNeighbour(neigh obj, name string) (*Neighbour, []string, error) {
 		{"maxonlinetime", 0, math.MaxInt32, &n.MaxOnlineTime},
 		{"sp-deadline", 1, math.MaxInt32, &n.SPDeadline},
 		{"sp-ping", 1, math.MaxInt32, &n.SPPing},
+		{"exec-parallel", 1, 1024, &n.ExecParallel},
 	} {
 		if err := o.intInto(f); err != nil {
 			return nil, nil, err

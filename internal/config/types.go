@@ -79,6 +79,10 @@ type Neighbour struct {
 	SPDeadline int
 	SPPing     int
 	SPPad      *int
+	// ExecParallel (exec-parallel, ferry's own) is how many of this
+	// neighbour's exec handles toss may run at once. 0 or 1 (the
+	// default): one at a time, in the queue's order, as nncp-toss does.
+	ExecParallel int
 }
 
 // Freq is a neighbour's freq section. The loader sets Neighbour.Freq only

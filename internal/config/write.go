@@ -175,6 +175,9 @@ func neighbourObj(c *Config, n *Neighbour) wobj {
 	if n.ExecMaxSize > 0 && n.ExecMaxSize != DefaultExecMaxSize {
 		o.set("exec-maxsize", n.ExecMaxSize)
 	}
+	if n.ExecParallel > 1 {
+		o.set("exec-parallel", n.ExecParallel)
+	}
 	if len(n.Via) > 0 {
 		via := make([]string, len(n.Via))
 		for i, id := range n.Via {

@@ -170,14 +170,17 @@ func crashIterations(t *testing.T) int {
 // `ferry rsmtp` as a command (killed alone, so that the handle lives on
 // with its stdin cut, or with its whole process group); the real
 // nncp-toss, which streams the batch into `ferry rsmtp` as it decrypts.
+// The -parallel tossers have the sender's exec-parallel at 3: its
+// batches are handled at once, and a kill cuts several of them.
 func TestTossKilled(t *testing.T) {
 	t.Parallel()
 	kills := crashIterations(t)
 	type tosser struct {
-		name    string
-		impl    testnet.Impl
-		handle  func(w *world, cfg string) []string
-		orphans bool // kill toss alone: its handle lives on
+		name     string
+		impl     testnet.Impl
+		handle   func(w *world, cfg string) []string
+		orphans  bool // kill toss alone: its handle lives on
+		parallel int  // the sender's exec-parallel
 	}
 	tossers := []tosser{
 		{name: "ferry-inprocess", impl: testnet.Ferry, handle: func(w *world, cfg string) []string {
@@ -192,6 +195,15 @@ func TestTossKilled(t *testing.T) {
 		{name: "nncp-toss", impl: testnet.NNCP, orphans: true, handle: func(w *world, cfg string) []string {
 			return []string{w.ferry, "rsmtp", "-cfg", cfg}
 		}},
+		{name: "ferry-inprocess-parallel", impl: testnet.Ferry, parallel: 3, handle: func(w *world, cfg string) []string {
+			return []string{w.ferry, "rsmtp", "-cfg", cfg}
+		}},
+		{name: "ferry-external-parallel", impl: testnet.Ferry, orphans: true, parallel: 3, handle: func(w *world, cfg string) []string {
+			return []string{ferryCopy(w), "rsmtp", "-cfg", cfg}
+		}},
+		{name: "ferry-external-group-parallel", impl: testnet.Ferry, parallel: 3, handle: func(w *world, cfg string) []string {
+			return []string{ferryCopy(w), "rsmtp", "-cfg", cfg}
+		}},
 	}
 	for i, ts := range tossers {
 		t.Run(ts.name, func(t *testing.T) {
@@ -201,6 +213,7 @@ func TestTossKilled(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i)+1, 88))
 			w, sat, hub := hubNet(t)
 			hub.Cfg.Neigh["sat"].Exec["rsmtp"] = ts.handle(w, hub.CfgPath)
+			hub.Cfg.Neigh["sat"].ExecParallel = ts.parallel
 			// carol reads mail from an mbox: keyed appends, checked on retry.
 			carolMbox := filepath.Join(hub.Dir, "mail", "carol.mbox")
 			hub.Cfg.Mail.Raw["users"].(map[string]any)["carol"] = "mbox:" + carolMbox

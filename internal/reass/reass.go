@@ -191,7 +191,7 @@ func Reassemble(metaPath string, o Options) error {
 	// One pass: check each chunk while copying it into a temporary file.
 	dir := filepath.Dir(metaPath)
 	final := strings.TrimSuffix(metaPath, MetaSuffix)
-	tmp, err := safeio.CreateTemp(dir, "reass-"+filepath.Base(final), safeio.Options{Perm: 0o666, NoSync: o.NoSync})
+	tmp, err := safeio.CreateTemp(dir, "reass-"+filepath.Base(final), safeio.Options{Perm: safeio.PermShared, NoSync: o.NoSync})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,11 @@ type Options struct {
 	Dir string
 }
 
+// PermShared is the mode of the files ferry hands to users (files tossed
+// into incoming/, reassembled files) before the umask, which the config's
+// umask replaces: 0666, as NNCP's (0644 under the usual umask 022).
+const PermShared os.FileMode = 0o666
+
 func (o Options) perm() os.FileMode {
 	if o.Perm == 0 {
 		return 0o600

@@ -45,12 +45,14 @@ func placedBefore(marker string) (saved string, size int64, ok bool) {
 
 // cleanStale sweeps dir of leftover temporary files, once per Tosser.
 func (t *Tosser) cleanStale(dir string) {
+	t.mu.Lock()
 	if t.cleaned == nil {
 		t.cleaned = map[string]bool{}
 	}
-	if t.cleaned[dir] {
-		return
-	}
+	done := t.cleaned[dir]
 	t.cleaned[dir] = true
-	t.Spool.CleanTemps(dir)
+	t.mu.Unlock()
+	if !done {
+		t.Spool.CleanTemps(dir)
+	}
 }

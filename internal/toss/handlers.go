@@ -50,8 +50,10 @@ func (p *packet) drain() (int64, error) {
 
 func (p *packet) file() error {
 	inc := p.sender.Incoming
+	p.ev.Dst = string(p.ph.Path)
 	if inc == "" {
-		p.drain()
+		// Refused, but read to its end: the record says how big it is.
+		p.ev.Size, _ = p.drain()
 		return ErrNoIncoming
 	}
 	rel, err := SafeRel(string(p.ph.Path))
@@ -59,7 +61,7 @@ func (p *packet) file() error {
 		return err
 	}
 	dst := filepath.Join(inc, rel)
-	p.ev.Dst, p.ev.Saved = string(p.ph.Path), dst
+	p.ev.Saved = dst
 	if p.t.Opts.DryRun {
 		n, err := p.drain()
 		p.ev.Size = n
@@ -80,7 +82,7 @@ func (p *packet) file() error {
 	}
 	os.Remove(marker) // never placed: start again
 	p.t.cleanStale(dir)
-	opt := safeio.Options{NoSync: p.t.Spool.NoSync}
+	opt := safeio.Options{NoSync: p.t.Spool.NoSync, Perm: safeio.PermShared}
 	tmp, err := safeio.CreateTemp(dir, filepath.Base(dst), opt)
 	if err != nil {
 		return err
@@ -91,7 +93,10 @@ func (p *packet) file() error {
 	spool.HoldTemp(tmp)
 	var w io.Writer = tmp
 	if p.t.Opts.Progress != nil {
-		if m := p.t.Opts.Progress(p.ev); m != nil {
+		p.t.repMu.Lock()
+		m := p.t.Opts.Progress(p.ev)
+		p.t.repMu.Unlock()
+		if m != nil {
 			w = progress.Writer(tmp, m)
 			defer m.Done()
 		}
@@ -166,6 +171,8 @@ func (p *packet) freq() error {
 		nice = node.NiceBulk
 	}
 	o := tx.Options{Nice: nice, MinSize: fr.MinSize * 1024}
+	p.t.txMu.Lock()
+	defer p.t.txMu.Unlock()
 	if fr.Chunked > 0 {
 		res, err := p.t.Sender.FileChunked(p.sender, f, dst, fr.Chunked*1024, o, nil)
 		if err != nil {
@@ -239,7 +246,7 @@ func (p *packet) exec() error {
 	p.ev.Dst = strings.Join(append([]string{handle}, args...), " ")
 	argv, ok := p.sender.Exec[handle]
 	if !ok || len(argv) == 0 {
-		p.drain()
+		p.ev.Size, _ = p.drain()
 		return fmt.Errorf("%w: %q", ErrNoHandle, handle)
 	}
 	limit := p.sender.ExecMaxSize
@@ -254,7 +261,7 @@ func (p *packet) exec() error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	p.release = st.Close
 	cnt := &countingReader{r: p.body}
 	in := io.TeeReader(cnt, st)
 	if p.ph.Type == wire.TypeExec {
@@ -262,7 +269,9 @@ func (p *packet) exec() error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(io.Discard, capReader(z, limit)); err != nil {
+		_, err = io.Copy(io.Discard, capReader(z, limit))
+		p.t.putDecoder(z)
+		if err != nil {
 			return fmt.Errorf("exec body: %w", err)
 		}
 		// Anything after the zstd frame must still authenticate.
@@ -279,9 +288,18 @@ func (p *packet) exec() error {
 	if p.t.Opts.DryRun {
 		return nil
 	}
-	// Second pass: the staged bytes, decompressed on the fly into the
-	// handle. The cap is checked again: a handle that sees the body end
-	// early is killed, never left to take it as whole.
+	// Second pass, when the handle runs (it may run beside other packets'
+	// handles): the staged bytes, decompressed on the fly into the
+	// handle.
+	p.run = func() error { return p.runHandle(st, argv, args, limit) }
+	return nil
+}
+
+// runHandle starts an exec packet's handle on its staged body. The cap is
+// checked again: a handle that sees the body end early is killed, never
+// left to take it as whole.
+func (p *packet) runHandle(st *stage, argv, args []string, limit int64) error {
+	handle := p.ev.Handle
 	staged, err := st.Reader()
 	if err != nil {
 		return err
@@ -292,6 +310,7 @@ func (p *packet) exec() error {
 		if err != nil {
 			return err
 		}
+		defer p.t.putDecoder(z)
 		body = capReader(z, limit)
 	}
 	env := p.t.Opts.Env
@@ -409,7 +428,7 @@ func (p *packet) trns() error {
 	p.ev.Dst = next.String()
 	hop, ok := p.t.Cfg.ByID[next]
 	if !ok {
-		p.drain()
+		p.ev.Size, _ = p.drain()
 		return fmt.Errorf("trns: next hop %s: %w", next, ErrUnknownSender)
 	}
 	if p.t.Opts.DryRun {
@@ -417,7 +436,9 @@ func (p *packet) trns() error {
 		p.ev.Size = n
 		return err
 	}
+	p.t.txMu.Lock()
 	r, err := p.t.Sender.Relay(hop, p.body)
+	p.t.txMu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -473,16 +494,31 @@ func (c *capped) Write(p []byte) (int, error) {
 // uses 8 MiB at most.
 const maxWindow = 64 << 20
 
-// decoder returns the tosser's zstd decoder reset to read r.
+// decoder returns one of the tosser's zstd decoders (made if none is
+// free) reset to read r; putDecoder gives it back.
 func (t *Tosser) decoder(r io.Reader) (*zstd.Decoder, error) {
-	if t.zdec == nil {
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(maxWindow))
-		if err != nil {
-			return nil, err
-		}
-		t.zdec = z
-		return z, nil
+	select {
+	case z := <-t.zdecPool():
+		return z, z.Reset(r)
+	default:
 	}
-	return t.zdec, t.zdec.Reset(r)
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxWindow))
+}
+
+func (t *Tosser) putDecoder(z *zstd.Decoder) {
+	select {
+	case t.zdecPool() <- z:
+	default:
+		z.Close()
+	}
+}
+
+func (t *Tosser) zdecPool() chan *zstd.Decoder {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.zdecs == nil {
+		t.zdecs = make(chan *zstd.Decoder, t.parallel()+1)
+	}
+	return t.zdecs
 }

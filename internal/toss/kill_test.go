@@ -27,18 +27,26 @@ func content(seed uint64, name string, size int) []byte {
 }
 
 // Real `ferry toss` processes killed with SIGKILL at random points while
-// saving files, then run to completion: every file is in incoming exactly
-// once (no NAME.0), whole, and no temporary file is left after rm -tmp.
+// saving files from two senders at once (their queues are tossed
+// concurrently), then run to completion: every file is in incoming
+// exactly once (no NAME.0), whole, and no temporary file is left after
+// rm -tmp.
 func TestTossKill9(t *testing.T) {
 	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	seed := uint64(20261202)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	a, b, carry := pair(t)
+	s := netOf(t, "a", "c", "b")
+	a, c, b := s["a"], s["c"], s["b"]
+	carry := func() {
+		carryTo(t, a, b)
+		carryTo(t, c, b)
+	}
 	want := map[string][]byte{}
 	inc := b.nd.Incoming
 	queued := 0
+	rx := func() int { return rxCount(t, b, a) + rxCount(t, b, c) }
 	progress := func() int {
 		ents, _ := os.ReadDir(inc)
 		n := 0
@@ -47,17 +55,18 @@ func TestTossKill9(t *testing.T) {
 				n++
 			}
 		}
-		return n + queued - rxCount(t, b, a)
+		return n + queued - rx()
 	}
 	cmd := func() *exec.Cmd { return testnet.Synced(b.nd.Cmd(t, testnet.Ferry, "toss", "-noprogress", "-quiet")) }
 	kills := 0
 	// Rounds of 40 files, each tossed by runs killed until one finishes.
 	for round := 0; kills < 30 && round < 8; round++ {
 		for i := range 40 {
+			from := []*side{a, c}[i%2]
 			name := fmt.Sprintf("r%d-f%02d", round, i)
 			size := []int{0, 100, 5000, 64 << 10, 300 << 10, 1<<20 + 17}[rng.IntN(6)]
 			want[name] = content(seed, name, size)
-			if _, err := a.sender.File(a.neigh("b"), bytes.NewReader(want[name]), name, tx.Options{Nice: 224}); err != nil {
+			if _, err := from.sender.File(from.neigh("b"), bytes.NewReader(want[name]), name, tx.Options{Nice: 224}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -95,7 +104,7 @@ func TestTossKill9(t *testing.T) {
 		sort.Strings(got)
 		t.Fatalf("incoming: %s", strings.Join(got, " "))
 	}
-	if n := rxCount(t, b, a); n != 0 {
+	if n := rx(); n != 0 {
 		t.Fatalf("%d packets left in rx/", n)
 	}
 	if ents, _ := os.ReadDir(b.spool.TmpDir()); len(ents) != 0 {

@@ -8,12 +8,16 @@
 package toss
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zstd"
 	"io"
 	"os"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"ferry/internal/config"
 	"ferry/internal/node"
@@ -46,13 +50,21 @@ type Options struct {
 	DryRun bool
 	// Seen leaves rx/seen/PKT behind each tossed packet.
 	Seen bool
-	// Skip* leave packets of that type in rx/ untouched.
-	SkipFile, SkipFreq, SkipExec, SkipTrns, SkipArea, SkipACK bool
+	// Skip leaves packets of these types in rx/ untouched (-nofile and
+	// the like; Exec stands for exec-fat too).
+	Skip Types
 	// Env is the environment exec handles start from (os.Environ() when
 	// nil); NNCP_SELF, NNCP_SENDER and NNCP_NICE are added.
 	Env []string
-	// Report receives one event per packet considered.
+	// Report receives one event per packet considered, from one
+	// goroutine at a time (packets are tossed concurrently, see Parallel).
 	Report func(*Event)
+	// Parallel is the most packets tossed at once, over all neighbours
+	// (0: DefaultParallel; 1: one at a time, as nncp-toss does).
+	// Neighbours' queues are tossed concurrently, each in its order; a
+	// neighbour's own packets one at a time, unless its exec-parallel
+	// lets up to that many of its exec handles run at once.
+	Parallel int
 	// MemLimit is the largest exec body kept in memory while it is
 	// checked; bigger ones are staged in the spool's tmp/. Default 16 MiB.
 	MemLimit int64
@@ -64,6 +76,8 @@ type Options struct {
 	// started: if it recognises the command as one it can run itself (ferry's
 	// own rsmtp), it runs it on stdin and returns handled=true; err plays the
 	// part of a non-zero exit. Otherwise the command is started as usual.
+	// It may be called from several goroutines at once (packets of
+	// different neighbours, or of one whose exec-parallel is above 1).
 	InProcess func(h *Handle) (handled bool, err error)
 }
 
@@ -124,8 +138,23 @@ type Tosser struct {
 	Sender *tx.Sender
 	Opts   Options
 
-	zdec    *zstd.Decoder   // reused for every exec body
-	cleaned map[string]bool // directories swept of stale temporary files
+	zdecs   chan *zstd.Decoder // decoders kept for reuse
+	mu      sync.Mutex         // guards cleaned
+	cleaned map[string]bool    // directories swept of stale temporary files
+	repMu   sync.Mutex         // one Report (and Progress) call at a time
+	txMu    sync.Mutex         // one Sender call at a time (freq answers, relays)
+}
+
+// DefaultParallel is Options.Parallel's default: how many packets are
+// tossed at once. Exec handles are processes, and most of a small
+// packet's toss is their start: a few at once keep two cores busy.
+const DefaultParallel = 4
+
+func (t *Tosser) parallel() int {
+	if t.Opts.Parallel > 0 {
+		return t.Opts.Parallel
+	}
+	return DefaultParallel
 }
 
 // Run tosses every inbound packet of every neighbour (or of Opts.Node)
@@ -134,7 +163,9 @@ func (t *Tosser) Run() (failed int, err error) {
 	if t.Cfg.Self == nil {
 		return 0, tx.ErrNoSelf
 	}
+	t.mu.Lock()
 	t.cleaned = nil // each run (toss -cycle) sweeps again
+	t.mu.Unlock()
 	ids := make([]node.ID, 0, len(t.Cfg.ByID))
 	if t.Opts.Node != nil {
 		ids = append(ids, *t.Opts.Node)
@@ -142,19 +173,49 @@ func (t *Tosser) Run() (failed int, err error) {
 		for id := range t.Cfg.ByID {
 			ids = append(ids, id)
 		}
+		slices.SortFunc(ids, func(a, b node.ID) int { return bytes.Compare(a[:], b[:]) })
+	}
+	slots := make(chan struct{}, t.parallel())
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next = make(chan node.ID)
+	)
+	for range min(t.parallel(), len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				f, err := t.runNode(id, slots)
+				mu.Lock()
+				failed += f
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		}()
 	}
 	for _, id := range ids {
-		f, err := t.RunNode(id)
-		failed += f
-		if err != nil {
-			return failed, err
-		}
+		next <- id
 	}
-	return failed, nil
+	close(next)
+	wg.Wait()
+	return failed, errors.Join(errs...)
 }
 
 // RunNode tosses one neighbour's rx/ queue.
 func (t *Tosser) RunNode(id node.ID) (failed int, err error) {
+	return t.runNode(id, make(chan struct{}, t.parallel()))
+}
+
+// runNode tosses one neighbour's queue, each packet holding one of slots
+// while it is tossed. Packets are opened, checked and staged one after
+// the other, in the queue's order; with the neighbour's exec-parallel
+// above 1, up to that many of its exec handles run at once, each packet
+// leaving rx/ when its handle has exited.
+func (t *Tosser) runNode(id node.ID, slots chan struct{}) (failed int, err error) {
 	jobs, bad, err := t.Spool.Jobs(id, spool.RX)
 	if err != nil {
 		return 0, err
@@ -171,30 +232,93 @@ func (t *Tosser) RunNode(id node.ID) (failed int, err error) {
 		return failed, err
 	}
 	defer unlock()
-	if !t.Opts.DryRun && !t.cleaned[t.Spool.TmpDir()] {
+	if !t.Opts.DryRun {
 		t.cleanStale(t.Spool.TmpDir())
 	}
-	for _, j := range jobs {
-		ev := t.One(j)
+	lanes := 1
+	if n, ok := t.Cfg.ByID[id]; ok && n.ExecParallel > 1 {
+		lanes = n.ExecParallel
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		mine = make(chan struct{}, lanes)
+	)
+	count := func(ev *Event) {
 		if ev.Outcome == Failed {
+			mu.Lock()
 			failed++
+			mu.Unlock()
 		}
 	}
+	for _, j := range jobs {
+		mine <- struct{}{}
+		slots <- struct{}{}
+		tk := t.begin(j)
+		if tk.run == nil || lanes == 1 {
+			count(tk.end())
+			<-slots
+			<-mine
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			count(tk.end())
+			<-slots
+			<-mine
+		}()
+	}
+	wg.Wait()
 	return failed, nil
 }
 
 func (t *Tosser) report(ev *Event) {
 	if t.Opts.Report != nil {
+		t.repMu.Lock()
+		defer t.repMu.Unlock()
 		t.Opts.Report(ev)
 	}
 }
 
 // One tosses a single packet and reports it.
 func (t *Tosser) One(j spool.Job) *Event {
-	start := time.Now()
-	ev := &Event{Job: j}
-	err := t.one(j, ev)
-	ev.Took = time.Since(start)
+	return t.begin(j).end()
+}
+
+// task is one packet's toss: begun (checked, decrypted, staged) and, for
+// an exec packet, with its handle still to run.
+type task struct {
+	t     *Tosser
+	start time.Time
+	ev    *Event
+	p     *packet
+	err   error
+	run   func() error // the handle, when one is still to run
+}
+
+func (t *Tosser) begin(j spool.Job) *task {
+	tk := &task{t: t, start: time.Now(), ev: &Event{Job: j}}
+	tk.p, tk.err = t.one(j, tk.ev)
+	if tk.err == nil && tk.p != nil {
+		tk.run = tk.p.run
+	}
+	return tk
+}
+
+// end runs what is left of the packet's toss, then reports it.
+func (tk *task) end() *Event {
+	err, ev := tk.err, tk.ev
+	if err == nil && tk.run != nil {
+		err = tk.run()
+	}
+	if err == nil && tk.p != nil {
+		err = tk.p.finish()
+	}
+	if tk.p != nil && tk.p.release != nil {
+		tk.p.release()
+	}
+	ev.Took = time.Since(tk.start)
 	switch {
 	case errors.Is(err, errSkip):
 		ev.Outcome = Skipped
@@ -205,16 +329,18 @@ func (t *Tosser) One(j spool.Job) *Event {
 	default:
 		ev.Outcome = Done
 	}
-	t.report(ev)
+	tk.t.report(ev)
 	return ev
 }
 
 var errSkip = errors.New("skipped")
 
-func (t *Tosser) one(j spool.Job, ev *Event) error {
+// one checks, opens and dispatches one packet; what is left to do (an exec
+// handle to run, the packet to remove) is in the packet returned.
+func (t *Tosser) one(j spool.Job, ev *Event) (*packet, error) {
 	sender, err := checkHeader(t.Cfg, &j.Header)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ev.Sender = sender
 	if t.Opts.Seen && t.Spool.IsSeen(j.Node, j.Name) {
@@ -222,31 +348,31 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 		// copy (the caller logs it), unless this is a dry run.
 		if !t.Opts.DryRun {
 			if err := t.Spool.Remove(j.Node, spool.RX, j.Name); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return ErrSeen
+		return nil, ErrSeen
 	}
 	f, err := os.Open(j.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	h, err := pktcrypt.ReadHeader(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if h != j.Header {
-		return errors.New("header differs from its hdr/ copy")
+		return nil, errors.New("header differs from its hdr/ copy")
 	}
 	d, ph, err := openPlain(f, &h, t.Cfg.Self, sender)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer d.Close()
 	ev.Type, ev.Nice, ev.Path = ph.Type, ph.Nice, ph.Path
-	if t.skip(ph.Type) {
-		return errSkip
+	if t.Opts.Skip.Has(ph.Type) {
+		return nil, errSkip
 	}
 	p := &packet{t: t, job: j, sender: sender, ph: ph, body: d, ev: ev}
 	switch ph.Type {
@@ -266,8 +392,18 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 		err = fmt.Errorf("packet type %d: %w", ph.Type, wire.ErrBadField)
 	}
 	if err != nil {
-		return err
+		if p.release != nil {
+			p.release()
+		}
+		return nil, err
 	}
+	return p, nil
+}
+
+// finish removes a packet whose work is done from rx/ (leaving seen/
+// behind with -seen).
+func (p *packet) finish() error {
+	t, j := p.t, p.job
 	if t.Opts.DryRun {
 		return nil
 	}
@@ -285,25 +421,6 @@ func (t *Tosser) one(j spool.Job, ev *Event) error {
 	return nil
 }
 
-func (t *Tosser) skip(ty wire.Type) bool {
-	o := &t.Opts
-	switch ty {
-	case wire.TypeFile:
-		return o.SkipFile
-	case wire.TypeFreq:
-		return o.SkipFreq
-	case wire.TypeExec, wire.TypeExecFat:
-		return o.SkipExec
-	case wire.TypeTrns:
-		return o.SkipTrns
-	case wire.TypeArea:
-		return o.SkipArea
-	case wire.TypeACK:
-		return o.SkipACK
-	}
-	return false
-}
-
 // packet is one packet being dispatched; body streams its payload and
 // returns io.EOF only once the whole packet has been authenticated.
 type packet struct {
@@ -316,4 +433,33 @@ type packet struct {
 	// after runs once the packet has left rx/ (removing the marker of a
 	// placed file).
 	after func()
+	// run, when set, is the exec handle still to run on the staged body;
+	// release frees what the staging holds, once the toss is over.
+	run     func() error
+	release func()
+}
+
+// Types is a set of packet types.
+type Types uint64
+
+// TypesOf is the set of ts.
+func TypesOf(ts ...wire.Type) Types {
+	var s Types
+	for _, t := range ts {
+		if t == wire.TypeExecFat {
+			t = wire.TypeExec
+		}
+		if t < 64 {
+			s |= 1 << t
+		}
+	}
+	return s
+}
+
+// Has reports whether ty is in s; exec-fat counts as exec.
+func (s Types) Has(ty wire.Type) bool {
+	if ty == wire.TypeExecFat {
+		ty = wire.TypeExec
+	}
+	return ty < 64 && s&(1<<ty) != 0
 }

@@ -272,7 +272,7 @@ func TestSkipFlags(t *testing.T) {
 	a, b, carry := pair(t)
 	a.sender.Exec(a.neigh("b"), "save", []string{"x"}, strings.NewReader("x"), tx.ExecOptions{Options: tx.Options{Nice: 96}})
 	carry()
-	if ev := only(t, b.toss(t, Options{SkipExec: true})); ev.Outcome != Skipped {
+	if ev := only(t, b.toss(t, Options{Skip: TypesOf(wire.TypeExec)})); ev.Outcome != Skipped {
 		t.Fatalf("%+v", ev)
 	}
 	if rxCount(t, b, a) != 1 {
