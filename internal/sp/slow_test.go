@@ -40,21 +40,22 @@ func slowLink(t *testing.T, piece int, tick time.Duration) (a, b net.Conn) {
 	return a, b
 }
 
-// TestSlowLink: over a link of 64 KiB/s, one 64 KiB message takes a
-// second. With sp-deadline 300 ms, sp-ping 250 ms and no padding, the
-// handshake fits its deadline, and reads and writes that take longer
-// than their deadline go on because bytes keep moving: files in both
-// directions arrive whole.
+// TestSlowLink: over a link of 16 KiB/s, one 64 KiB message takes four
+// seconds. With sp-deadline 2 s, sp-ping 1.5 s (silence after 3 s) and
+// no padding, the handshake fits its deadline, and reads and writes that
+// take longer than their deadline and the silence go on because bytes
+// keep moving (a piece every 32 ms: a stall of the machine up to 2 s is
+// tolerated): files in both directions arrive whole.
 func TestSlowLink(t *testing.T) {
-	defer sp.SetPeerPing(250 * time.Millisecond)()
+	defer sp.SetPeerPing(1500 * time.Millisecond)()
 	a, b := newSide(t), newSide(t)
 	slow := func(p sp.Peer) sp.Peer {
-		p.Deadline, p.PingInterval, p.PadTo = 300*time.Millisecond, 250*time.Millisecond, -1
+		p.Deadline, p.PingInterval, p.PadTo = 2*time.Second, 1500*time.Millisecond, -1
 		return p
 	}
-	nb, _ := fakePkt(t, a, b.keys.ID, 1, 150<<10, 1)
-	na, _ := fakePkt(t, b, a.keys.ID, 1, 100<<10, 2)
-	ca, cb := slowLink(t, 512, 8*time.Millisecond)
+	nb, _ := fakePkt(t, a, b.keys.ID, 1, 70<<10, 1)
+	na, _ := fakePkt(t, b, a.keys.ID, 1, 70<<10, 2)
+	ca, cb := slowLink(t, 512, 32*time.Millisecond)
 	done := make(chan struct{})
 	var rb *sp.Result
 	var errB error
