@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,22 @@ func daemon(t *testing.T, nd *testnet.Node, impl testnet.Impl, args ...string) (
 	return daemonEnv(t, nd, impl, nil, args...)
 }
 
+// daemonExited maps each daemon's *exec.Cmd to a channel closed once it
+// has been reaped.
+var daemonExited sync.Map
+
+// killDaemon kills a daemon started by daemon with SIGKILL and waits
+// until it is gone: its flocks (rx.lock, tx.lock) are released only when
+// its exit has finished, which for a big (race-detector) process on a
+// busy machine takes a while after the signal.
+func killDaemon(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Process.Kill()
+	if ch, ok := daemonExited.Load(cmd); ok {
+		<-ch.(chan struct{})
+	}
+}
+
 // daemonEnv is daemon with extra environment variables.
 func daemonEnv(t *testing.T, nd *testnet.Node, impl testnet.Impl, env []string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
@@ -49,6 +66,7 @@ func daemonEnv(t *testing.T, nd *testnet.Node, impl testnet.Impl, env []string, 
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
+	daemonExited.Store(cmd, exited)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-exited

@@ -67,12 +67,12 @@ func TestResumeOtherImpl(t *testing.T) {
 			t.Cleanup(func() { call.Process.Kill(); <-callDone })
 			got := waitPart(t, b, a, name, size/4)
 			if c.killDaemon {
-				d.Process.Kill()
+				killDaemon(t, d)
 			} else {
 				call.Process.Kill()
 			}
 			<-callDone
-			d.Process.Kill()
+			killDaemon(t, d)
 			// What b kept of the part once nothing writes it any more.
 			fi, err := os.Stat(filepath.Join(b.Spool, a.Keys.ID.String(), "rx", name+".part"))
 			if err != nil {
