@@ -346,7 +346,7 @@ func (x *ctx) callOnce(c context.Context, o CallOptions, at autoTossOpts) (int, 
 		failed++
 	}
 	if !o.NoTx && !o.List {
-		left, _ := spool.Online{S: x.spool}.TxList(res.Peer.ID)
+		left, _ := spool.Online{S: x.spool}.TxList(res.Peer.ID, nil)
 		for _, p := range left {
 			if p.Nice <= o.Nice {
 				failed++

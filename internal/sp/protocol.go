@@ -28,18 +28,27 @@
 //	FREQ hash offset      queue the packet for sending from offset, ordered by
 //	                      niceness (most urgent first).
 //	FILE hash off chunk   write chunk at off into HASH.part; when the part reaches
-//	                      the INFO's size: check its MTH (unless -nock), fsync,
-//	                      rename to rx/HASH, then DONE. A bad checksum drops the part
-//	                      and asks again from offset 0 (once per session).
+//	                      the INFO's size: check its MTH (unless -nock), make it
+//	                      durable, rename to rx/HASH, fsync rx/, then DONE. Parts
+//	                      completed meanwhile are committed together (a batch: one
+//	                      syncfs or an fsync each, one fsync of rx/), and their
+//	                      DONEs go out once the whole batch is durable. A bad
+//	                      checksum drops the part and asks again from offset 0
+//	                      (once per session).
 //	DONE hash             remove tx/HASH.
 //	HALT                  empty the sending queue.
 //	PING                  nothing: it only proves the link alive.
 //
-// FILE packets are sent only when no INFO, FREQ or DONE waits. Every
-// second the tx queue is scanned again and new packets are offered. A PING
-// goes out after a minute without sending; two minutes without receiving
-// anything end the session, as do onlinedeadline seconds without any
-// packet but PINGs in either direction, and maxonlinetime.
+// Each transport message carries the INFOs, FREQs and DONEs that wait,
+// then as many FILE packets as fit (so FILE data never delays them, and a
+// dozen small packets travel in one message). Every second the tx queue
+// is scanned again and new packets are offered. A PING goes out after a
+// minute without sending; two minutes without receiving anything end the
+// session, as do onlinedeadline seconds without any packet but PINGs in
+// either direction (while nothing is being received or committed), and
+// maxonlinetime. There is no explicit end of a session (sp.texi): HALT
+// only empties the peer's sending queue, so a side that has nothing left
+// still waits onlinedeadline, for packets queued meanwhile.
 package sp
 
 import (

@@ -1,6 +1,7 @@
 package sp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -192,32 +193,100 @@ func (s *session) onFile(p *wire.SPPacket) error {
 	if complete {
 		r.done = true
 		r.part, r.meter = nil, nil
+		s.commitQ = append(s.commitQ, rxCommit{name: name, hash: p.Hash, r: r, part: part})
 	}
 	s.mu.Unlock()
 	if complete && meter != nil {
 		meter.Done()
 	}
-	if !complete {
-		return nil
+	if complete {
+		select {
+		case s.commitWake <- struct{}{}:
+		default:
+		}
 	}
-	if err := part.Close(); err != nil {
-		return fmt.Errorf("closing %s.part: %w", name, err)
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.finishRx(name, p.Hash, r)
-	}()
 	return nil
 }
 
 var errChecksumMismatch = errors.New("checksum mismatch")
 
-// finishRx checks and commits a complete part, then acknowledges it.
-func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
+// rxCommit is a complete part waiting for the committer.
+type rxCommit struct {
+	name string
+	hash [32]byte
+	r    *rxFile
+	part Part
+}
+
+// maxCommitBatch bounds a batch, so that DONEs keep flowing while many
+// small packets arrive: a peer hangs up after onlinedeadline seconds
+// without a packet (one second, say) even when DONEs are only late.
+const maxCommitBatch = 64
+
+// committer commits the parts completed while the previous batch was
+// being committed, together (one directory fsync for the lot, at most
+// maxCommitBatch of them), then acknowledges them: the DONEs of a batch
+// go out once all of it is durable. It returns when ctx ends and nothing
+// waits.
+func (s *session) committer(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		n := min(len(s.commitQ), maxCommitBatch)
+		batch := slices.Clone(s.commitQ[:n])
+		s.commitQ = s.commitQ[n:]
+		s.committing = n > 0
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-s.commitWake:
+				continue
+			case <-ctx.Done():
+				s.mu.Lock()
+				n := len(s.commitQ)
+				s.mu.Unlock()
+				if n == 0 {
+					return
+				}
+				continue
+			}
+		}
+		s.commitBatch(batch)
+		s.mu.Lock()
+		s.committing = false
+		s.mu.Unlock()
+	}
+}
+
+// commitBatch checks, commits and acknowledges complete parts.
+func (s *session) commitBatch(batch []rxCommit) {
+	parts := make([]Part, len(batch))
+	for i, c := range batch {
+		parts[i] = c.part
+	}
+	errs := s.o.Store.CommitParts(s.peer.ID, parts, s.o.NoCK)
+	var dones []wire.SPPacket
+	for i, c := range batch {
+		var err error
+		if i < len(errs) {
+			err = errs[i]
+		}
+		if s.finishRx(c.name, c.hash, c.r, err) && !s.o.NoCK {
+			dones = append(dones, wire.SPPacket{Type: wire.SPDone, Hash: c.hash})
+		}
+	}
+	if len(dones) > 0 {
+		s.mu.Lock()
+		s.ctrl = append(s.ctrl, dones...)
+		s.mu.Unlock()
+		s.notify()
+	}
+}
+
+// finishRx logs a committed part (err: why it was not), asks again for a
+// part whose checksum failed, and reports whether it is now received.
+func (s *session) finishRx(name string, hash [32]byte, r *rxFile, err error) bool {
 	f := []logrec.Field{fld("Node", s.peer.ID.String()), fld("Nice", itoa(int64(s.o.Nice))), fld("Type", "file"),
 		fld("XX", "rx"), fld("Pkt", name), fld("Size", itoa(r.size)), fld("FullSize", itoa(r.size))}
-	err := s.o.Store.CommitPart(s.peer.ID, name, s.o.NoCK)
 	if err != nil {
 		if errors.Is(err, ErrChecksum) {
 			// As nncp-call logs it (checked against the binary).
@@ -235,7 +304,7 @@ func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 				s.queueCtrl(wire.SPPacket{Type: wire.SPFreq, Hash: hash, Offset: 0})
 			}
 		}
-		return
+		return false
 	}
 	s.log("sp-file-done", f, fmt.Sprintf("Got packet %s 100%% (%s / %s): done", name, humanSize(r.size), humanSize(r.size)))
 	s.mu.Lock()
@@ -244,9 +313,7 @@ func (s *session) finishRx(name string, hash [32]byte, r *rxFile) {
 	if s.o.OnEvent != nil {
 		s.o.OnEvent(Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "rx", Name: name, Size: r.size})
 	}
-	if !s.o.NoCK {
-		s.queueCtrl(wire.SPPacket{Type: wire.SPDone, Hash: hash})
-	}
+	return true
 }
 
 func (s *session) onDone(p *wire.SPPacket) {

@@ -1,6 +1,7 @@
 package sp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -236,8 +237,12 @@ type session struct {
 	lastOut  time.Time    // last message sent at all
 	lastByte atomic.Int64 // unix ns of the last byte received
 	wake     chan struct{}
-	bg       sync.WaitGroup // checksum checkers
-	unlockFn func()         // releases the peer's queue locks
+	// commitQ are complete parts for the committer, which commitWake wakes.
+	commitQ    []rxCommit
+	committing bool // the committer is at work on a batch
+	commitWake chan struct{}
+	bg         sync.WaitGroup // the committer
+	unlockFn   func()         // releases the peer's queue locks
 	// retired are jobs dropped by HALT or DONE; only the writer closes
 	// their files (it may be reading one).
 	retired []*sendJob
@@ -247,7 +252,8 @@ func newSession(rw io.ReadWriter, o Options) *session {
 	now := time.Now()
 	s := &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
 		lastSent: now, lastRecv: now, lastAny: now, lastOut: now, wake: make(chan struct{}, 1),
-		result: Result{Started: now}}
+		commitWake: make(chan struct{}, 1),
+		result:     Result{Started: now}}
 	s.lastByte.Store(now.UnixNano())
 	return s
 }
@@ -329,12 +335,13 @@ func (s *session) debug(format string, a ...any) {
 func fld(name, value string) logrec.Field { return logrec.Field{Name: name, Value: value} }
 func itoa(n int64) string                 { return fmt.Sprint(n) }
 
-// txList returns our packets for the peer within the niceness limit.
-func (s *session) txList() ([]TxPkt, error) {
+// txList returns our packets for the peer within the niceness limit, but
+// for those known says were offered already (known may be nil).
+func (s *session) txList(known func(string) bool) ([]TxPkt, error) {
 	if s.o.NoTx {
 		return nil, nil
 	}
-	all, err := s.o.Store.TxList(s.peer.ID)
+	all, err := s.o.Store.TxList(s.peer.ID, known)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +367,7 @@ func infoPkt(p TxPkt) (wire.SPPacket, bool) {
 // PadTo set, the INFOs too stay within it (none when below zero): on a
 // slow link the handshake stays small, and the rest follow at once.
 func (s *session) firstPayload() ([]byte, error) {
-	pkts, err := s.txList()
+	pkts, err := s.txList(nil)
 	if err != nil {
 		return nil, fmt.Errorf("listing tx for %s: %w", s.peer.Name, err)
 	}
@@ -447,10 +454,6 @@ func (s *session) run(ctx context.Context, first []byte) *Result {
 		}
 		s.log("call-started", fields, msg)
 	}
-	// The peer's first INFOs came inside the handshake.
-	if err := s.handlePayload(first, true); err != nil {
-		cancel(err)
-	}
 	closer := func() {
 		if c, ok := s.rw.(io.Closer); ok {
 			c.Close()
@@ -458,15 +461,38 @@ func (s *session) run(ctx context.Context, first []byte) *Result {
 			d.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
+	// The committer outlives ctx to commit what was complete at the end.
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.committer(ctx) }()
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); cancel(s.reader(ctx)) }()
+	go func() {
+		defer wg.Done()
+		// The peer's first INFOs came inside the handshake: handled by
+		// the reader while the writer already runs, so that the FREQs
+		// go out as they are decided (a thousand INFOs, a log record
+		// each, take a while on a busy machine, and the peer hangs up
+		// after onlinedeadline seconds without a packet).
+		if err := s.handlePayload(first, true); err != nil {
+			cancel(err)
+			return
+		}
+		cancel(s.reader(ctx))
+	}()
 	go func() { defer wg.Done(); cancel(s.writer(ctx)) }()
 	go func() { defer wg.Done(); cancel(s.monitor(ctx)) }()
 	<-ctx.Done()
 	closer()
 	wg.Wait()
 	s.bg.Wait()
+	// The reader may have completed parts after the committer left.
+	s.mu.Lock()
+	left := s.commitQ
+	s.commitQ = nil
+	s.mu.Unlock()
+	if len(left) > 0 {
+		s.commitBatch(left)
+	}
 	s.mu.Lock()
 	for _, j := range append(s.files, s.retired...) {
 		j.close()
@@ -547,10 +573,12 @@ func (l *limiter) wait(ctx context.Context) error {
 func (s *session) reader(ctx context.Context) error {
 	lim := newLimiter(pick(s.o.RxRate, s.peer.RxRate))
 	buf := make([]byte, 0, wire.MaxNoiseMessage+4)
+	// Buffered: an envelope's head and body in one read, often several
+	// envelopes. The handshake read exactly its own, so nothing is lost.
 	var plain []byte
-	in := progressReader{s}
+	br := bufio.NewReaderSize(progressReader{s}, 2*(wire.MaxNoiseMessage+16))
 	for {
-		msg, err := wire.ReadSPEnvelope(in, buf)
+		msg, err := wire.ReadSPEnvelope(br, buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
@@ -574,11 +602,15 @@ func (s *session) reader(ctx context.Context) error {
 	}
 }
 
-// writer sends control packets first, FILE chunks when none wait.
+// writer sends control packets first, then FILE chunks, filling each
+// transport message up to MaxSPPayload: after the INFOs, FREQs and DONEs
+// that wait, as many FILE packets as fit, most urgent packet first (a
+// dozen small packets travel in one message).
 func (s *session) writer(ctx context.Context) error {
 	lim := newLimiter(pick(s.o.TxRate, s.peer.TxRate))
 	chunk := make([]byte, wire.MaxSPChunk)
 	var payload, out []byte
+	var picks []filePick
 	for {
 		payload = payload[:0]
 		nonPing := false
@@ -597,51 +629,61 @@ func (s *session) writer(ctx context.Context) error {
 			payload = s.ctrl[0].Append(payload)
 			s.ctrl = s.ctrl[1:]
 		}
-		var job *sendJob
-		if len(payload) == 0 && len(s.files) > 0 {
-			job = s.files[0]
-		}
+		picks = s.pickChunks(picks[:0], wire.MaxSPPayload-len(payload))
 		s.mu.Unlock()
-		if job != nil && job.f == nil {
-			// Opened only when its turn comes: a thousand FREQs must not
-			// hold a thousand descriptors.
-			f, err := s.o.Store.OpenTx(s.peer.ID, job.name)
-			if err != nil {
-				s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", job.name)}, err,
-					fmt.Sprintf("Packet %s: opening", job.name))
-				s.mu.Lock()
-				if i := slices.Index(s.files, job); i >= 0 {
-					s.files = slices.Delete(s.files, i, i+1)
+		used := 0
+		for i := range picks {
+			pk := &picks[i]
+			j := pk.job
+			if j.f == nil {
+				// Opened only when its turn comes: a thousand FREQs must not
+				// hold a thousand descriptors.
+				f, err := s.o.Store.OpenTx(s.peer.ID, j.name)
+				if err != nil {
+					s.logErr("sp-file", []logrec.Field{fld("Node", s.peer.ID.String()), fld("Pkt", j.name)}, err,
+						fmt.Sprintf("Packet %s: opening", j.name))
+					s.mu.Lock()
+					if k := slices.Index(s.files, j); k >= 0 {
+						s.files = slices.Delete(s.files, k, k+1)
+					}
+					s.mu.Unlock()
+					pk.n = -1
+					continue
 				}
-				s.mu.Unlock()
-				continue
+				j.f = f
 			}
-			job.f = f
-			if s.o.Progress != nil {
-				job.meter = s.o.Progress(&Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "tx", Name: job.name, Size: job.size, Offset: job.offset})
+			if j.meter == nil && s.o.Progress != nil {
+				j.meter = s.o.Progress(&Event{Peer: s.peer.ID, PeerName: s.peer.Name, XX: "tx", Name: j.name, Size: j.size, Offset: pk.off})
 			}
-		}
-		if job != nil {
-			n := int(min(int64(len(chunk)), job.size-job.offset))
-			if n > 0 {
-				if _, err := job.f.ReadAt(chunk[:n], job.offset); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
-					return fmt.Errorf("reading %s: %w", job.name, err)
+			buf := chunk[used : used+pk.n]
+			if pk.n > 0 {
+				if _, err := j.f.ReadAt(buf, pk.off); err != nil && !(errors.Is(err, io.EOF) && pk.n == 0) {
+					return fmt.Errorf("reading %s: %w", j.name, err)
 				}
 			}
-			fp := wire.SPPacket{Type: wire.SPFile, Hash: job.hash, Offset: uint64(job.offset), Chunk: chunk[:n]}
+			used += pk.n
+			fp := wire.SPPacket{Type: wire.SPFile, Hash: j.hash, Offset: uint64(pk.off), Chunk: buf}
 			payload = fp.Append(payload)
 			nonPing = true
-			if job.meter != nil {
-				job.meter.Add(int64(n))
+			if j.meter != nil {
+				j.meter.Add(int64(pk.n))
 			}
+		}
+		if len(picks) > 0 {
 			s.mu.Lock()
-			job.offset += int64(n)
-			if job.offset >= job.size {
-				// Last chunk sent: the DONE will remove it from the list.
-				if i := slices.Index(s.files, job); i >= 0 {
-					s.files = slices.Delete(s.files, i, i+1)
+			for _, pk := range picks {
+				j := pk.job
+				if pk.n < 0 || j.offset != pk.off {
+					continue // not sent, or a new FREQ moved it meanwhile
 				}
-				job.close()
+				j.offset += int64(pk.n)
+				if j.offset >= j.size {
+					// Last chunk sent: the DONE will remove it from the list.
+					if k := slices.Index(s.files, j); k >= 0 {
+						s.files = slices.Delete(s.files, k, k+1)
+					}
+					j.close()
+				}
 			}
 			s.mu.Unlock()
 		}
@@ -673,11 +715,49 @@ func (s *session) writer(ctx context.Context) error {
 	}
 }
 
+// filePick is a FILE chunk the writer is about to send.
+type filePick struct {
+	job *sendJob
+	off int64
+	n   int
+}
+
+// minSplit is the smallest piece a packet is cut to so that it fills the
+// rest of a message; a smaller rest goes to the next one whole.
+const minSplit = 16 << 10
+
+// pickChunks chooses, under s.mu, the FILE chunks that fit in room bytes
+// of payload, from the most urgent packet on. Their lengths add up to at
+// most MaxSPChunk.
+func (s *session) pickChunks(picks []filePick, room int) []filePick {
+	for _, j := range s.files {
+		avail := room - wire.SPFileOverhead
+		if avail < 0 {
+			break
+		}
+		left := j.size - j.offset
+		n := int(min(left, int64(avail&^3)))
+		if int64(n) < left && n < minSplit {
+			break
+		}
+		picks = append(picks, filePick{job: j, off: j.offset, n: n})
+		room -= wire.SPFileOverhead + (n+3)&^3
+		if int64(n) < left {
+			break
+		}
+	}
+	return picks
+}
+
 // monitor rescans the tx queue, pings, and ends the session on its
-// deadlines.
+// deadlines. It wakes when the next of them is due (the idle deadline
+// exactly, not on the next tick of a coarse ticker: a call with
+// -onlinedeadline 1 hangs up one second after the last packet, not up to
+// half a second later).
 func (s *session) monitor(ctx context.Context) error {
-	tick := time.NewTicker(min(RescanInterval, s.onlineDeadline()/2, s.pingInterval()/4) + time.Millisecond)
-	defer tick.Stop()
+	od := s.onlineDeadline()
+	timer := time.NewTimer(min(RescanInterval, od, s.pingInterval()))
+	defer timer.Stop()
 	var stop <-chan time.Time
 	if m := s.maxOnline(); m > 0 {
 		t := time.NewTimer(m)
@@ -691,21 +771,28 @@ func (s *session) monitor(ctx context.Context) error {
 			return context.Cause(ctx)
 		case <-stop:
 			return errFinished
-		case now := <-tick.C:
+		case now := <-timer.C:
 			if now.Sub(lastScan) >= RescanInterval {
 				lastScan = now
 				s.rescan()
 			}
 			s.mu.Lock()
-			idle := now.Sub(s.lastSent) >= s.onlineDeadline() && now.Sub(s.lastRecv) >= s.onlineDeadline() &&
+			idle := now.Sub(s.lastSent) >= od && now.Sub(s.lastRecv) >= od &&
 				len(s.ctrl) == 0 && len(s.files) == 0
-			busyRx := false
+			busyRx := len(s.commitQ) > 0 || s.committing
 			for _, r := range s.rx {
 				if r.fetched && !r.done && r.written < r.size {
 					busyRx = true
+					break
 				}
 			}
 			ping := now.Sub(s.lastOut) >= s.pingInterval()
+			idleAt := s.lastSent
+			if s.lastRecv.After(idleAt) {
+				idleAt = s.lastRecv
+			}
+			idleAt = idleAt.Add(od)
+			pingAt := s.lastOut.Add(s.pingInterval())
 			s.mu.Unlock()
 			if silent := now.Sub(time.Unix(0, s.lastByte.Load())); silent >= s.silence() {
 				return fmt.Errorf("nothing received for %s", silent.Round(time.Second))
@@ -716,13 +803,34 @@ func (s *session) monitor(ctx context.Context) error {
 			if ping {
 				s.queueCtrl(wire.SPPacket{Type: wire.SPPing})
 			}
+			// Next: the rescan, the idle deadline, the ping, the silence
+			// limit, whichever comes first; not sooner than 10 ms (nor,
+			// when the session is idle but a transfer or a commit holds
+			// it, than 100 ms).
+			next := lastScan.Add(RescanInterval)
+			silentAt := time.Unix(0, s.lastByte.Load()).Add(s.silence())
+			for _, t := range []time.Time{idleAt, pingAt, silentAt} {
+				if t.Before(next) {
+					next = t
+				}
+			}
+			d := time.Until(next)
+			if idle {
+				d = max(d, 100*time.Millisecond)
+			}
+			timer.Reset(max(d, 10*time.Millisecond))
 		}
 	}
 }
 
 // rescan offers packets queued since the last look.
 func (s *session) rescan() {
-	pkts, err := s.txList()
+	pkts, err := s.txList(func(name string) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.offered[name]
+		return ok
+	})
 	if err != nil {
 		return
 	}

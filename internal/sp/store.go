@@ -36,7 +36,7 @@ type Part interface {
 	io.Closer
 }
 
-// ErrChecksum is what CommitPart returns (wrapped) when a received
+// ErrChecksum is what CommitParts returns (wrapped) when a received
 // packet's MTH is not its name; the part is gone afterwards.
 var ErrChecksum = errors.New("checksum mismatch")
 
@@ -49,8 +49,9 @@ var ErrBusy = errors.New("part busy")
 // sessions.
 type Store interface {
 	// TxList lists whole packets queued for peer, most urgent (lowest
-	// niceness) first.
-	TxList(peer node.ID) ([]TxPkt, error)
+	// niceness) first, leaving out those for which known (when not nil)
+	// returns true.
+	TxList(peer node.ID, known func(name string) bool) ([]TxPkt, error)
 	// OpenTx opens a queued packet for reading.
 	OpenTx(peer node.ID, name string) (TxFile, error)
 	// RemoveTx deletes a packet the peer has acknowledged with DONE.
@@ -60,10 +61,14 @@ type Store interface {
 	// OpenPart opens NAME.part for writing, creating it if needed. It
 	// fails with ErrBusy when another session holds it.
 	OpenPart(peer node.ID, name string) (Part, error)
-	// CommitPart makes the finished NAME.part a packet: with nock, renamed
+	// CommitParts makes finished parts (opened by OpenPart, written to
+	// their INFO's size) packets, in one batch: with nock each is renamed
 	// to NAME.nock; otherwise its MTH is checked (ErrChecksum, and the
 	// part removed, when it differs), it is fsynced and renamed to NAME.
-	CommitPart(peer node.ID, name string, nock bool) error
+	// When it returns, every part without an error is durable (unless
+	// the spool does not sync) and every part is closed. errs[i] is
+	// parts[i]'s outcome.
+	CommitParts(peer node.ID, parts []Part, nock bool) (errs []error)
 	// Lock takes the peer's rx and tx queue locks for the session, as
 	// NNCP does (a second session with the same peer, or an xfer, waits
 	// its turn); it fails at once when they are held.
