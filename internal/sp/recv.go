@@ -102,11 +102,13 @@ func (s *session) onInfo(p *wire.SPPacket) {
 		r = &rxFile{}
 		s.rx[name] = r
 	}
-	r.size, r.nice, r.fetched, r.written = int64(p.Size), p.Nice, true, offset
-	s.mu.Unlock()
 	if offset > int64(p.Size) {
+		// A part longer than the packet: fetched again from 0 (its
+		// checksum fails and it is replaced).
 		offset = 0
 	}
+	r.size, r.nice, r.fetched, r.written = int64(p.Size), p.Nice, true, offset
+	s.mu.Unlock()
 	s.queueCtrl(wire.SPPacket{Type: wire.SPFreq, Hash: p.Hash, Offset: uint64(offset)})
 }
 
