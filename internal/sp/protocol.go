@@ -39,9 +39,8 @@
 //	HALT                  empty the sending queue.
 //	PING                  nothing: it only proves the link alive.
 //
-// Each transport message carries the INFOs, FREQs and DONEs that wait,
-// then as many FILE packets as fit (so FILE data never delays them, and a
-// dozen small packets travel in one message). Every second the tx queue
+// FILE packets are sent only when no INFO, FREQ or DONE waits, as many in
+// one message as fit (a dozen small packets travel together). Every second the tx queue
 // is scanned again and new packets are offered. A PING goes out after a
 // minute without sending; two minutes without receiving anything end the
 // session, as do onlinedeadline seconds without any packet but PINGs in

@@ -602,10 +602,12 @@ func (s *session) reader(ctx context.Context) error {
 	}
 }
 
-// writer sends control packets first, then FILE chunks, filling each
-// transport message up to MaxSPPayload: after the INFOs, FREQs and DONEs
-// that wait, as many FILE packets as fit, most urgent packet first (a
-// dozen small packets travel in one message).
+// writer sends control packets first; FILE chunks go, as sp.texi says,
+// only when no INFO, FREQ or DONE waits, in messages of their own (so
+// that a call moves the bytes NNCP's would, envelope for envelope, when
+// it moves one packet each way), each filled up to MaxSPPayload with as
+// many FILE packets as fit, most urgent packet first (a dozen small
+// packets travel in one message).
 func (s *session) writer(ctx context.Context) error {
 	lim := newLimiter(pick(s.o.TxRate, s.peer.TxRate))
 	chunk := make([]byte, wire.MaxSPChunk)
@@ -629,7 +631,10 @@ func (s *session) writer(ctx context.Context) error {
 			payload = s.ctrl[0].Append(payload)
 			s.ctrl = s.ctrl[1:]
 		}
-		picks = s.pickChunks(picks[:0], wire.MaxSPPayload-len(payload))
+		picks = picks[:0]
+		if len(payload) == 0 {
+			picks = s.pickChunks(picks, wire.MaxSPPayload)
+		}
 		s.mu.Unlock()
 		used := 0
 		for i := range picks {
