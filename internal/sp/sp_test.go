@@ -70,7 +70,13 @@ func fakePkt(t *testing.T, from *side, to node.ID, nice uint8, size int, seed ui
 	name := node.B32.EncodeToString(hs.Sum(nil))
 	dir := from.spool.QueueDir(to, spool.TX)
 	os.MkdirAll(dir, 0o777)
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o666); err != nil {
+	// Written aside and renamed into tx/, as every writer of the spool
+	// does: a session's rescan must not see it half written.
+	tmp := filepath.Join(dir, ".tmp-"+name)
+	if err := os.WriteFile(tmp, b, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
 	return name, b

@@ -16,6 +16,7 @@ import (
 	"ferry/internal/node"
 	"ferry/internal/safeio"
 	"ferry/internal/sp"
+	"ferry/internal/wire"
 )
 
 // Online is the spool as the sync protocol sees it (sp.Store): tx/ packets
@@ -43,8 +44,8 @@ func (o Online) TxList(peer node.ID, known func(name string) bool) ([]sp.TxPkt, 
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil {
-			continue // removed meanwhile
+		if err != nil || fi.Size() < wire.EncHeaderSize {
+			continue // removed meanwhile, or not whole yet: seen next time
 		}
 		h, err := o.S.readHeader(peer, TX, e.Name(), false)
 		if err != nil {
