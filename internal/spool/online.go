@@ -178,65 +178,11 @@ func (o Online) OpenPart(peer node.ID, name string) (sp.Part, error) {
 	return p, nil
 }
 
-// syncFSMin is the smallest batch whose data syncFiles makes durable
-// with one syncfs(2) rather than one fsync per file (as safeio.Batch
-// does for xfer and bundle).
-const syncFSMin = 4
-
-// syncFiles makes the data and inodes of files durable. For a batch of
-// syncFSMin or more on one file system it is one syncfs(2): on this
-// spool's disk an fsync of a small file costs a few milliseconds (a write
-// of its inode block and a cache flush, each), which for a thousand
-// packets is seconds, where syncfs writes everything out together and
-// flushes once. syncfs also writes whatever else is dirty on the file
-// system, which costs time but never correctness, and it reports
-// write-back errors since Linux 5.8. Fewer files, files on several file
-// systems, or no syncfs: an fsync each, through safeio (fault hook).
-func syncFiles(files []*os.File) error {
-	if len(files) >= syncFSMin {
-		dev := uint64(0)
-		same := true
-		for k, f := range files {
-			var st unix.Stat_t
-			if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-				same = false
-				break
-			}
-			if k == 0 {
-				dev = st.Dev
-			} else if st.Dev != dev {
-				same = false
-				break
-			}
-		}
-		if same {
-			for {
-				err := unix.Syncfs(int(files[0].Fd()))
-				if err == unix.EINTR {
-					continue
-				}
-				if err == nil {
-					return nil
-				}
-				if err != unix.ENOSYS {
-					return &os.PathError{Op: "syncfs", Path: files[0].Name(), Err: err}
-				}
-				break
-			}
-		}
-	}
-	for _, f := range files {
-		if err := safeio.Sync(f); err != nil {
-			return fmt.Errorf("fsync %s: %w", f.Name(), err)
-		}
-	}
-	return nil
-}
 
 // CommitParts makes finished parts packets, together, so that one batch
 // costs one directory fsync: each part's MTH is checked (unless nock; a
 // part that fails is removed, its error wraps sp.ErrChecksum), the good
-// parts are made durable (syncFiles: one syncfs for a batch), renamed to rx/NAME (or
+// parts are made durable (safeio.SyncFiles: one syncfs for a batch), renamed to rx/NAME (or
 // NAME.nock), then the directory is fsynced, all before CommitParts
 // returns. Every part is closed afterwards; errs[i] is parts[i]'s
 // outcome.
@@ -289,7 +235,7 @@ func (o Online) CommitParts(peer node.ID, parts []sp.Part, nock bool) []error {
 		for k, i := range good {
 			files[k] = ps[i].f
 		}
-		if err := syncFiles(files); err != nil {
+		if err := safeio.SyncFiles(files); err != nil {
 			for _, i := range good {
 				errs[i] = err
 			}

@@ -34,12 +34,12 @@ func writePart(t *testing.T, o Online, peer node.ID, name string, data []byte, n
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
-// TestCommitParts commits batches of both sizes (below syncFSMin: an
+// TestCommitParts commits batches of both sizes (below safeio.SyncFSMin: an
 // fsync each; from it on: one syncfs), with a part whose checksum fails
 // among them, a part written out of order and a resumed part (hashed from
 // the file, not as written), with real syncs.
 func TestCommitParts(t *testing.T) {
-	for _, n := range []int{1, syncFSMin - 1, syncFSMin, 3 * syncFSMin} {
+	for _, n := range []int{1, safeio.SyncFSMin - 1, safeio.SyncFSMin, 3 * safeio.SyncFSMin} {
 		s, err := Open(t.TempDir(), Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -132,21 +132,33 @@ func TestCommitPartsNoCK(t *testing.T) {
 // TestCommitPartsFsyncFails: a small batch whose fsync fails leaves
 // nothing in rx/ under the packet's name and says so (no DONE follows).
 func TestCommitPartsFsyncFails(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Online{S: s}
-	var peer node.ID
-	name, data := fakePkt(1, "body")
-	p := writePart(t, o, peer, name, data, 0)
-	restore := safeio.SetFault(safeio.FailNth(safeio.OpSync, 1, syscall.EIO))
-	errs := o.CommitParts(peer, []sp.Part{p}, false)
-	restore()
-	if !errors.Is(errs[0], syscall.EIO) {
-		t.Fatalf("error %v, want EIO", errs[0])
-	}
-	if st, _ := o.RxState(peer, name); st.Have || st.Part != int64(len(data)) {
-		t.Fatalf("RxState %+v: want the whole part kept, not the packet", st)
+	// One part (an fsync), and a batch (one syncfs): the fault hook sees
+	// a sync per part either way; a failure keeps every part of the batch.
+	for _, n := range []int{1, safeio.SyncFSMin} {
+		s, err := Open(t.TempDir(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Online{S: s}
+		var peer node.ID
+		var parts []sp.Part
+		var names []string
+		var datas [][]byte
+		for i := range n {
+			name, data := fakePkt(byte(i+1), "body")
+			parts = append(parts, writePart(t, o, peer, name, data, 0))
+			names, datas = append(names, name), append(datas, data)
+		}
+		restore := safeio.SetFault(safeio.FailNth(safeio.OpSync, n, syscall.EIO))
+		errs := o.CommitParts(peer, parts, false)
+		restore()
+		for i := range n {
+			if !errors.Is(errs[i], syscall.EIO) {
+				t.Fatalf("%d parts: error %v for part %d, want EIO", n, errs[i], i)
+			}
+			if st, _ := o.RxState(peer, names[i]); st.Have || st.Part != int64(len(datas[i])) {
+				t.Fatalf("%d parts: RxState %+v: want the whole part kept, not the packet", n, st)
+			}
+		}
 	}
 }
