@@ -178,7 +178,6 @@ func (o Online) OpenPart(peer node.ID, name string) (sp.Part, error) {
 	return p, nil
 }
 
-
 // CommitParts makes finished parts packets, together, so that one batch
 // costs one directory fsync: each part's MTH is checked (unless nock; a
 // part that fails is removed, its error wraps sp.ErrChecksum), the good
