@@ -307,11 +307,7 @@ func Rx(s *spool.Spool, r io.Reader, o Options) (failed int, err error) {
 		if ev.Kind == Failed {
 			failed++
 		}
-		if b.Len() > 0 {
-			b.Then("", func(error) { o.report(ev) }) // in stream order
-		} else {
-			o.report(ev)
-		}
+		b.InOrder(func() { o.report(ev) }) // in stream order
 	}
 }
 

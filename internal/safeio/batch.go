@@ -92,6 +92,17 @@ func (b *Batch) Then(dir string, done func(err error)) {
 	b.items = append(b.items, batchItem{then: dir, done: func(_ bool, err error) { done(err) }})
 }
 
+// InOrder calls f in the batch's order: at once when nothing waits, else
+// after what was added before it is placed (whatever the outcome): an
+// event about something not in the batch, reported in its turn.
+func (b *Batch) InOrder(f func()) {
+	if len(b.items) == 0 {
+		f()
+		return
+	}
+	b.Then("", func(error) { f() })
+}
+
 // Len is the number of files waiting for Commit.
 func (b *Batch) Len() int { return len(b.items) }
 

@@ -111,23 +111,9 @@ func (t *Tmp) sum() string {
 // packet already there under that name is the same packet: the copy is
 // dropped.
 func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
-	if t.done {
-		return "", errors.New("spool: tmp already committed or aborted")
-	}
-	t.done = true
-	name = t.sum()
-	if t.err != nil {
-		t.f.Abort()
-		return "", t.err
-	}
-	if want != "" && name != want {
-		t.f.Abort()
-		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
-	}
-	dir := t.s.QueueDir(id, xx)
-	if err := owner.MkdirAll(dir, 0o777); err != nil {
-		t.f.Abort()
-		return "", tempfail.Local(err)
+	name, dir, err := t.check(id, xx, want)
+	if err != nil {
+		return "", err
 	}
 	// No hdr/ file here: it is a cache for listing big spools, built by
 	// stat (as nncp-stat does); making one per packet would cost a second
@@ -138,29 +124,40 @@ func (t *Tmp) Commit(id node.ID, xx XX, want string) (name string, err error) {
 	return name, nil
 }
 
+// check ends the writing: the MTH is the name, and must be want when
+// that is set; the queue directory is made. On an error the file is
+// removed.
+func (t *Tmp) check(id node.ID, xx XX, want string) (name, dir string, err error) {
+	if t.done {
+		return "", "", errors.New("spool: tmp already committed or aborted")
+	}
+	t.done = true
+	name = t.sum()
+	if t.err != nil {
+		t.f.Abort()
+		return "", "", t.err
+	}
+	if want != "" && name != want {
+		t.f.Abort()
+		return "", "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
+	}
+	dir = t.s.QueueDir(id, xx)
+	if err := owner.MkdirAll(dir, 0o777); err != nil {
+		t.f.Abort()
+		return "", "", tempfail.Local(err)
+	}
+	return name, dir, nil
+}
+
 // Stage is Commit in a batch (safeio.Batch): the MTH is checked now
 // (ErrChecksum, and the file is removed, if it is not want), and b.Commit
 // places the file at SPOOL/NODEID/XX/NAME unless a packet of that name is
 // there, then calls done (may be nil) once the packet is durable there
 // (placed is false when it was there already).
 func (t *Tmp) Stage(b *safeio.Batch, id node.ID, xx XX, want string, done func(placed bool, err error)) (name string, err error) {
-	if t.done {
-		return "", errors.New("spool: tmp already committed or aborted")
-	}
-	t.done = true
-	name = t.sum()
-	if t.err != nil {
-		t.f.Abort()
-		return "", t.err
-	}
-	if want != "" && name != want {
-		t.f.Abort()
-		return "", fmt.Errorf("%s: %w (MTH %s)", want, ErrChecksum, name)
-	}
-	dir := t.s.QueueDir(id, xx)
-	if err := owner.MkdirAll(dir, 0o777); err != nil {
-		t.f.Abort()
-		return "", tempfail.Local(err)
+	name, dir, err := t.check(id, xx, want)
+	if err != nil {
+		return "", err
 	}
 	b.Add(t.f, filepath.Join(dir, name), true, func(placed bool, err error) {
 		if done != nil {

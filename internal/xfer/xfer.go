@@ -142,10 +142,8 @@ func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 				ev.Err = err
 				report(ev)
 			}, &staged)
-			if !staged && b.Len() > 0 {
-				b.Then("", func(error) { report(ev) }) // in order
-			} else if !staged {
-				report(ev)
+			if !staged {
+				b.InOrder(func() { report(ev) })
 			}
 			if b.Full() {
 				b.Commit()
@@ -368,10 +366,8 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 				ev.Err = err
 				report(ev)
 			}, &staged)
-			if !staged && b.Len() > 0 {
-				b.Then("", func(error) { report(ev) }) // in order
-			} else if !staged {
-				report(ev)
+			if !staged {
+				b.InOrder(func() { report(ev) })
 			}
 			if b.Full() {
 				b.Commit()
