@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
 
 	"ferry/internal/logrec"
 	"ferry/internal/progress"
@@ -119,7 +115,11 @@ func (x *ctx) startCallProgress(st *statusLine) (mk func(*sp.Event) progress.Met
 	if st == nil || !x.showProgress() {
 		return nil, func() {}
 	}
-	p := &callProgress{st: st, width: termWidth(st.w, x.Getenv), done: map[string]int{}, stop: make(chan struct{})}
+	width := x.termWidth(st.w)
+	if width <= 20 {
+		width = 80 // not a terminal (-progress), or a tiny one
+	}
+	p := &callProgress{st: st, width: width, done: map[string]int{}, stop: make(chan struct{})}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -195,17 +195,4 @@ func percentOf(n, of int64) int64 {
 		return 100
 	}
 	return n * 100 / of
-}
-
-// termWidth is the terminal's width in columns ($COLUMNS, or 80).
-func termWidth(w io.Writer, getenv func(string) string) int {
-	if f, ok := w.(*os.File); ok {
-		if c, _, err := term.GetSize(int(f.Fd())); err == nil && c > 20 {
-			return c
-		}
-	}
-	if c, err := strconv.Atoi(getenv("COLUMNS")); err == nil && c > 20 {
-		return c
-	}
-	return 80
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func (x *ctx) printQueue(m *mta.MTA, all bool) error {
 		rows = append(rows, []string{it.ID, it.State, age(now.Sub(it.Queued)), humanSize(it.Size), from, to, it.Where, it.Subject})
 		reasons = append(reasons, it.Reason)
 	}
-	width := x.termWidth()
+	width := x.termWidth(x.Stdout)
 	widths, fits := fitColumns(rows, width, []int{4, 5, 6, 7})
 	if !fits {
 		// Too narrow for all eight: VIA goes (the per-id view has it).
@@ -144,13 +145,14 @@ func (x *ctx) printMessage(m *mta.MTA, id string) error {
 	return fmt.Errorf("%s: %w", id, mta.ErrUnknownMessage)
 }
 
-// termWidth is the width to fit tables to: $COLUMNS, else the terminal's
-// when stdout is one, else 0 (no limit: a pipe or a file gets it all).
-func (x *ctx) termWidth() int {
+// termWidth is the width to fit lines on w to: $COLUMNS, else the
+// terminal's when w is one, else 0 (no limit: a pipe or a file gets it
+// all).
+func (x *ctx) termWidth(w io.Writer) int {
 	if n, err := strconv.Atoi(x.Getenv("COLUMNS")); err == nil && n > 0 {
 		return n
 	}
-	if f, ok := x.Stdout.(*os.File); ok && isTerminal(f) {
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
 		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
 			return int(ws.Col)
 		}
