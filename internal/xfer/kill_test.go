@@ -131,7 +131,7 @@ func xferRxKill9(t *testing.T, copies bool) {
 // once, tx/ is empty, and no temporary file is left on the stick. As
 // for rx, both the "move" (hard link) and the "copy" path are killed.
 func TestXferTxKill9(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !refbin.Required() {
 		t.Skip("kill -9 runs")
 	}
 	for _, mode := range []string{"move", "copy"} {
