@@ -40,11 +40,7 @@ func Call(ctx context.Context, o CallOptions) (*Result, error) {
 	}
 	var errs []error
 	for _, addr := range o.Addrs {
-		timeout := o.deadline()
-		if o.Deadline <= 0 && o.Peer.Deadline > 0 {
-			timeout = o.Peer.Deadline
-		}
-		conn, err := Dial(ctx, addr, timeout)
+		conn, err := Dial(ctx, addr, o.deadline(&o.Peer))
 		if err != nil {
 			o.logCallErr(addr, err)
 			errs = append(errs, err)

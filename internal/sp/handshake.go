@@ -87,7 +87,7 @@ func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
-	firstDl := o.deadline()
+	firstDl := o.deadline(nil) // the caller is not known yet
 	if o.Deadline <= 0 && o.FirstDeadline > firstDl {
 		firstDl = o.FirstDeadline
 	}

@@ -125,20 +125,20 @@ type deadliner interface {
 	SetWriteDeadline(time.Time) error
 }
 
-func (o *Options) deadline() time.Duration {
-	if o.Deadline > 0 {
+// deadline is the deadline with peer: the override ($NNCPDEADLINE), the
+// peer's, the default.
+func (o *Options) deadline(peer *Peer) time.Duration {
+	switch {
+	case o.Deadline > 0:
 		return o.Deadline
+	case peer != nil && peer.Deadline > 0:
+		return peer.Deadline
 	}
 	return DefaultDeadline
 }
 
-// deadline is the session's: the override, the peer's, the default.
-func (s *session) deadline() time.Duration {
-	if s.o.Deadline <= 0 && s.peer.Deadline > 0 {
-		return s.peer.Deadline
-	}
-	return s.o.deadline()
-}
+// deadline is the session's (see Options.deadline).
+func (s *session) deadline() time.Duration { return s.o.deadline(&s.peer) }
 
 func (s *session) pingInterval() time.Duration {
 	if s.peer.PingInterval > 0 {
@@ -233,7 +233,6 @@ type session struct {
 	result   Result
 	lastSent time.Time    // last non-PING packet sent
 	lastRecv time.Time    // last non-PING packet received
-	lastAny  time.Time    // last message received at all
 	lastOut  time.Time    // last message sent at all
 	lastByte atomic.Int64 // unix ns of the last byte received
 	wake     chan struct{}
@@ -251,7 +250,7 @@ type session struct {
 func newSession(rw io.ReadWriter, o Options) *session {
 	now := time.Now()
 	s := &session{rw: rw, o: o, offered: map[string]TxPkt{}, rx: map[string]*rxFile{},
-		lastSent: now, lastRecv: now, lastAny: now, lastOut: now, wake: make(chan struct{}, 1),
+		lastSent: now, lastRecv: now, lastOut: now, wake: make(chan struct{}, 1),
 		commitWake: make(chan struct{}, 1),
 		result:     Result{Started: now}}
 	s.lastByte.Store(now.UnixNano())
@@ -590,9 +589,6 @@ func (s *session) reader(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: decrypting: %w", ErrProtocol, err)
 		}
-		s.mu.Lock()
-		s.lastAny = time.Now()
-		s.mu.Unlock()
 		if err := s.handlePayload(plain, false); err != nil {
 			return err
 		}
