@@ -164,6 +164,19 @@ func keys(m map[string][]byte) []string {
 // logRecs returns the records of nd's log whose Who is who, as maps.
 func logRecs(t *testing.T, nd *testnet.Node, who string) []map[string]string {
 	t.Helper()
+	var out []map[string]string
+	for _, m := range allRecs(t, nd) {
+		if m["Who"] == who {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// allRecs returns every record of nd's log as a map (none when there is
+// no log yet).
+func allRecs(t *testing.T, nd *testnet.Node) []map[string]string {
+	t.Helper()
 	b, _ := os.ReadFile(nd.Log)
 	var out []map[string]string
 	for _, rec := range strings.Split(string(b), "\n\n") {
@@ -173,7 +186,7 @@ func logRecs(t *testing.T, nd *testnet.Node, who string) []map[string]string {
 				m[k] = v
 			}
 		}
-		if m["Who"] == who {
+		if len(m) > 0 {
 			out = append(out, m)
 		}
 	}

@@ -171,28 +171,6 @@ func TestLogRecordsLikeNNCP(t *testing.T) {
 	}
 }
 
-// allRecs returns every record of nd's log as a map.
-func allRecs(t *testing.T, nd *testnet.Node) []map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(nd.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, rec := range strings.Split(string(b), "\n\n") {
-		m := map[string]string{}
-		for _, l := range strings.Split(rec, "\n") {
-			if k, v, ok := strings.Cut(l, ": "); ok {
-				m[k] = v
-			}
-		}
-		if len(m) > 0 {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // TestBadChecksumLoggedLikeNNCP: a packet whose bytes do not match its
 // name is logged by ferry call as nncp-call logs it (Who
 // sp-file-bad-checksum, Err "checksum mismatch", the same fields), and
