@@ -123,26 +123,27 @@ func TestSmtpdSwaks(t *testing.T) {
 
 	// An unwritable spool: 4xx, not 250, and nothing queued. The spool's
 	// tmp/ (where smtpd stages the message and packets are built), then
-	// the mail queue's record of sent messages (written after the packet).
+	// the mail queue's journal of sent messages (appended after the
+	// packet; it exists, the messages above are in it).
 	if w.as.uid == 0 {
 		refbin.Skip(t, "the run user is root, who can write anywhere: the unwritable-spool cases need an unprivileged user")
 	}
-	for _, dir := range []string{filepath.Join(sat.Spool, "tmp"), filepath.Join(sat.Spool, "mail", "sent")} {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			if err := os.Chmod(dir, 0o500); err != nil {
+	for _, path := range []string{filepath.Join(sat.Spool, "tmp"), filepath.Join(sat.Spool, "mail", "sent.log")} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			if err := os.Chmod(path, 0o500); err != nil {
 				t.Fatal(err)
 			}
-			defer os.Chmod(dir, 0o700)
-			m := message{Subject: "smtpd unwritable " + filepath.Base(dir), From: "root@sat.example", To: []string{"alice@hub.example"}, Body: []byte("must not be lost\n")}
+			defer os.Chmod(path, 0o700)
+			m := message{Subject: "smtpd unwritable " + filepath.Base(path), From: "root@sat.example", To: []string{"alice@hub.example"}, Body: []byte("must not be lost\n")}
 			r := w.swaks(addr, m)
 			if regexp.MustCompile(`lines sent\n<-  250`).MatchString(r.Stdout) || r.Code == 0 {
-				t.Errorf("%s unwritable: swaks got a 250 after DATA:\n%v", dir, r)
+				t.Errorf("%s unwritable: swaks got a 250 after DATA:\n%v", path, r)
 			}
 			if !regexp.MustCompile(`(?m)^<\*\* +4\d\d[ -]`).MatchString(r.Stdout) {
-				t.Errorf("%s unwritable: want a 4xx answer:\n%v", dir, r)
+				t.Errorf("%s unwritable: want a 4xx answer:\n%v", path, r)
 			}
 			if n := len(sat.TxPackets(t, hub)); n != 0 {
-				t.Errorf("%s unwritable: %d packets queued although the client was told to try again (its retry makes a duplicate)", dir, n)
+				t.Errorf("%s unwritable: %d packets queued although the client was told to try again (its retry makes a duplicate)", path, n)
 				for _, p := range sat.TxPackets(t, hub) {
 					os.Remove(p)
 				}

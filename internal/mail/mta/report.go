@@ -159,8 +159,7 @@ func (m *MTA) Cancel(id string) error {
 		if err := m.Spool.Remove(hop, spool.TX, s.Pkt); err != nil {
 			return err
 		}
-		s.Cancelled = true
-		return m.Queue.UpdateSent(s)
+		return m.Queue.MarkCancelled(s.ID)
 	} else if !errors.Is(err, queue.ErrNotFound) {
 		return err
 	}
@@ -184,33 +183,15 @@ func (m *MTA) Cancel(id string) error {
 	return ErrUnknownMessage
 }
 
-// FirstThrough reports whether s is the first message this node sent
-// through its hop (the neighbour whose tx/ holds the packet).
-func (m *MTA) FirstThrough(s *queue.Sent) bool {
-	all, err := m.Queue.ListSent()
-	if err != nil {
-		return true
-	}
-	for _, o := range all {
-		if o.Hop == s.Hop && o.ID != s.ID {
-			return false
-		}
-	}
-	return true
-}
+// FirstThrough reports whether this is the first time the note that s's
+// hop is not reachable is given (and remembers that it was).
+func (m *MTA) FirstThrough(s *queue.Sent) bool { return m.Queue.FirstNote(s.Hop) }
 
 // NoteACK records that the neighbour acknowledged packet pkt: a message
 // sent in it is "tossed" there.
 func (m *MTA) NoteACK(pkt string) {
-	sent, err := m.Queue.ListSent()
-	if err != nil {
-		return
-	}
-	for _, s := range sent {
-		if s.Pkt == pkt && !s.Acked {
-			s.Acked = true
-			m.Queue.UpdateSent(s)
-		}
+	if s, err := m.Queue.SentByPkt(pkt); err == nil && s != nil && !s.Acked {
+		m.Queue.MarkAcked(s.ID)
 	}
 }
 
@@ -220,31 +201,15 @@ func (m *MTA) NoteReport(messageID, action, text string) bool {
 	if messageID == "" {
 		return false
 	}
-	all, err := m.Queue.ListSent()
-	if err != nil {
-		return false
-	}
-	var s *queue.Sent
-	for _, x := range all {
-		if x.MessageID == messageID {
-			s = x
-		}
-	}
-	if s == nil {
+	s, err := m.Queue.SentByMessageID(messageID)
+	if err != nil || s == nil {
 		return false
 	}
 	switch action {
 	case "failed":
-		s.Report = "bounced"
+		m.Queue.SetReport(s.ID, "bounced", text)
 	case "delivered", "relayed", "expanded":
-		if s.Report == "bounced" {
-			return true
-		}
-		s.Report = "delivered"
-	default:
-		return true
+		m.Queue.SetReport(s.ID, "delivered", text)
 	}
-	s.ReportText = text
-	m.Queue.UpdateSent(s)
 	return true
 }

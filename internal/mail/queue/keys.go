@@ -230,19 +230,7 @@ func (q *Queue) Record(e *Entry) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(q.Dir, "history.log")
-	if fi, err := os.Stat(p); err == nil && fi.Size() > 16<<20 {
-		os.Rename(p, p+".old")
-	}
-	f, err := owner.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return appendJournal(filepath.Join(q.Dir, "history.log"), b, 16<<20)
 }
 
 // Recorded reports whether the history journal has an entry with this id

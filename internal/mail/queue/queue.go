@@ -8,7 +8,10 @@
 //	QUEUE/msg/ID        the message as accepted
 //	QUEUE/env/ID        its envelope and state (JSON); its presence means "queued"
 //	QUEUE/done/ID       the final envelope of a delivered or bounced message
-//	QUEUE/sent/ID       a message this node queued as an NNCP packet
+//	QUEUE/sent.log      the messages this node queued as NNCP packets,
+//	                    and what became of them (sent.go)
+//	QUEUE/noted/HOP     the note about a hop nothing carries mail to was
+//	                    given (FirstNote)
 //	QUEUE/keys/XX.log   keys of received transactions: the intent to
 //	                    handle one (fsynced before any delivery), then
 //	                    "done" (256 buckets, rotated, each locked through
@@ -32,6 +35,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -152,9 +156,12 @@ func (e *Entry) State() string {
 type Queue struct {
 	Dir    string
 	NoSync bool
+
+	sentMu sync.Mutex
+	sent   *sentSet // what was read of sent.log, see SentByPkt
 }
 
-var subdirs = []string{"msg", "env", "done", "sent", "keys", "intent", "tmp"}
+var subdirs = []string{"msg", "env", "done", "keys", "intent", "noted", "tmp"}
 
 // Open creates the queue's directories if needed.
 func Open(dir string, noSync bool) (*Queue, error) {
