@@ -51,6 +51,13 @@ func runCfgMin(x *ctx, args []string) error {
 	if err := x.load(); err != nil {
 		return err
 	}
+	// What cfgmin prints is what the neighbours get: the keys must be
+	// this node's own (the other commands check a key when they use it).
+	if x.cfg.Self != nil {
+		if err := x.cfg.Self.Check(); err != nil {
+			return fmt.Errorf("config %s: %w", x.cfg.Path, err)
+		}
+	}
 	_, err := x.Stdout.Write(config.MinText(x.cfg))
 	return err
 }

@@ -7,8 +7,6 @@ import (
 	"math"
 	"path/filepath"
 
-	"golang.org/x/crypto/curve25519"
-
 	"ferry/internal/cron"
 	"ferry/internal/node"
 	"ferry/internal/wire"
@@ -79,14 +77,6 @@ func (o obj) public(noiseRequired bool) (node.Public, error) {
 	return p, nil
 }
 
-func x25519Pub(prv [32]byte) (pub [32]byte) {
-	b, err := curve25519.X25519(prv[:], curve25519.Basepoint)
-	if err == nil {
-		copy(pub[:], b)
-	}
-	return pub
-}
-
 func decodeSelf(o obj) (*node.Private, error) {
 	pub, err := o.public(true)
 	if err != nil {
@@ -107,17 +97,13 @@ func decodeSelf(o obj) (*node.Private, error) {
 	mismatch := func(pubName, prvName string) error {
 		return fieldErr(join(o.field, pubName), "does not match %s", prvName)
 	}
-	if x25519Pub(p.ExchPrv) != p.ExchPub {
-		return nil, mismatch("exchpub", "exchprv")
-	}
 	// An ed25519 private key carries its public half; deriving it from
 	// the seed (ed25519.NewKeyFromSeed) costs about 1.5 ms per process, so
-	// the seed is checked only when the key signs (node.CheckSignKey).
+	// the seed is checked only when the key signs (node.CheckSignKey),
+	// and the X25519 keys only when they are used (CheckExchKey,
+	// CheckNoiseKey; cfgmin checks all).
 	if !bytes.Equal(p.SignPrv.Public().(ed25519.PublicKey), p.SignPub) {
 		return nil, mismatch("signpub", "signprv")
-	}
-	if x25519Pub(p.NoisePrv) != *p.NoisePub {
-		return nil, mismatch("noisepub", "noiseprv")
 	}
 	return p, nil
 }

@@ -92,3 +92,27 @@ func FuzzMarshalStrings(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainTree: Parse's fast way (hjson into an ordered map, made
+// plain) gives the very tree that hjson's general way (into an
+// interface, through JSON) gives, whenever it succeeds.
+func FuzzPlainTree(f *testing.F) {
+	for _, name := range []string{"rich.hjson", "rich.nncp-cfgmin.hjson", "nncp-cfgnew.hjson", "nncp-cfgnew-nocomments.hjson"} {
+		f.Add(readTestdata(f, name))
+	}
+	f.Add([]byte("{a: 1, a: 2, b: [1, {c: -0.5e3}, null, true, 'x'], d: {}}"))
+	f.Add([]byte("a: 1\nb: {c: [[]]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var om hjson.OrderedMap
+		if hjson.Unmarshal(data, &om) != nil {
+			return
+		}
+		var v any
+		if err := hjson.Unmarshal(data, &v); err != nil {
+			t.Fatalf("the ordered map decodes, the interface does not: %v", err)
+		}
+		if got := plainTree(&om); !reflect.DeepEqual(got, v) {
+			t.Fatalf("trees differ:\n%#v\n%#v", got, v)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hjson/hjson-go/v4"
 )
@@ -53,6 +54,14 @@ func Parse(data []byte, path string) (*Config, error) {
 	if bytes.HasPrefix(data, eblobMagic[:7]) {
 		return nil, &Error{Path: path, Err: ErrEncrypted}
 	}
+	// Into an ordered map first: decoding into an interface makes hjson
+	// encode its tree as JSON and decode that again (a sixth of a small
+	// command's config load). Anything but an object at the top (or a
+	// syntax error) takes the general way, for its error message.
+	var om hjson.OrderedMap
+	if err := hjson.Unmarshal(data, &om); err == nil {
+		return fromTree(plainTree(&om), path)
+	}
 	var v any
 	if err := hjson.Unmarshal(data, &v); err != nil {
 		return nil, &Error{Path: path, Err: fmt.Errorf("hjson: %w", err)}
@@ -62,6 +71,39 @@ func Parse(data []byte, path string) (*Config, error) {
 		v = map[string]any{}
 	}
 	return fromTree(v, path)
+}
+
+// plainTree turns hjson's ordered maps into the map[string]any that a
+// decode into an interface gives, strings included: that way goes
+// through JSON, which makes each byte that is not UTF-8 a U+FFFD
+// (FuzzPlainTree).
+func plainTree(v any) any {
+	switch x := v.(type) {
+	case *hjson.OrderedMap:
+		m := make(map[string]any, len(x.Keys))
+		for _, k := range x.Keys { // in order: the last of keys made equal wins, as in JSON
+			m[validUTF8(k)] = plainTree(x.Map[k])
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = plainTree(e)
+		}
+	case string:
+		return validUTF8(x)
+	}
+	return v
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s { // a byte that is not UTF-8 comes as U+FFFD
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // fromTree decodes and validates a tree of hjson-decoded values.

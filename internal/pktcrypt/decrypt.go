@@ -101,6 +101,9 @@ func NewDecrypter(r io.Reader, h *wire.EncHeader, self *node.Private, sender *no
 	if err := Verify(h, sender); err != nil {
 		return nil, err
 	}
+	if err := self.CheckExchKey(); err != nil {
+		return nil, err
+	}
 	shared, err := curve25519.X25519(self.ExchPrv[:], h.ExchPub[:])
 	if err != nil {
 		return nil, fmt.Errorf("key exchange: %w", ErrAuth)

@@ -20,6 +20,9 @@ func NewDecrypterUnverified(r io.Reader, h *wire.EncHeader, self *node.Private) 
 	if h.Recipient != self.ID {
 		return nil, fmt.Errorf("%w (to %s)", ErrNotForUs, h.Recipient)
 	}
+	if err := self.CheckExchKey(); err != nil {
+		return nil, err
+	}
 	shared, err := curve25519.X25519(self.ExchPrv[:], h.ExchPub[:])
 	if err != nil {
 		return nil, fmt.Errorf("key exchange: %w", ErrAuth)

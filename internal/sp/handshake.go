@@ -19,6 +19,9 @@ import (
 // could not start (handshake); what ends an established session is in
 // Result.Err.
 func Initiate(ctx context.Context, rw io.ReadWriter, peer Peer, o Options) (*Result, error) {
+	if err := o.Self.CheckNoiseKey(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
 	s := newSession(rw, o)
 	s.peer = peer
 	hs, err := noise.NewHandshakeState(noise.Config{
@@ -76,6 +79,9 @@ type PeerFunc func(pub [32]byte) (Peer, bool)
 // by its noise key through peers, and refused (ErrUnknownPeer) when it is
 // none of them.
 func Respond(ctx context.Context, rw io.ReadWriter, peers PeerFunc, o Options) (*Result, error) {
+	if err := o.Self.CheckNoiseKey(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
 	s := newSession(rw, o)
 	hs, err := noise.NewHandshakeState(noise.Config{
 		CipherSuite:   cipherSuite,

@@ -216,6 +216,13 @@ func (t *Tosser) RunNode(id node.ID) (failed int, err error) {
 // above 1, up to that many of its exec handles run at once, each packet
 // leaving rx/ when its handle has exited.
 func (t *Tosser) runNode(id node.ID, slots chan struct{}) (failed int, err error) {
+	// A damaged key fails the whole run, before any packet is touched.
+	if t.Cfg.Self == nil {
+		return 0, tx.ErrNoSelf
+	}
+	if err := t.Cfg.Self.CheckExchKey(); err != nil {
+		return 0, fmt.Errorf("config %s: %w", t.Cfg.Path, err)
+	}
 	jobs, bad, err := t.Spool.Jobs(id, spool.RX)
 	if err != nil {
 		return 0, err
