@@ -3,6 +3,8 @@
 package node
 
 import (
+	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base32"
@@ -80,6 +82,7 @@ type Private struct {
 	checkOnce sync.Once
 	checkErr  error
 	exchOnce  sync.Once
+	exchKey   *ecdh.PrivateKey
 	exchErr   error
 	noiseOnce sync.Once
 	noiseErr  error
@@ -97,12 +100,26 @@ var (
 // an X25519 multiplication costs about 0.1 ms, and a command that only
 // sends (exec, file, sendmail) never uses the key.
 func (p *Private) CheckExchKey() error {
+	_, err := p.ExchKey()
+	return err
+}
+
+// ExchKey returns exchprv as an X25519 key for key exchanges, made and
+// checked against exchpub once: a toss of thousands of packets derives
+// its public half once, not per packet.
+func (p *Private) ExchKey() (*ecdh.PrivateKey, error) {
 	p.exchOnce.Do(func() {
-		if x25519Base(p.ExchPrv) != p.ExchPub {
+		k, err := ecdh.X25519().NewPrivateKey(p.ExchPrv[:])
+		switch {
+		case err != nil:
+			p.exchErr = err
+		case !bytes.Equal(k.PublicKey().Bytes(), p.ExchPub[:]):
 			p.exchErr = ErrBadExchKey
+		default:
+			p.exchKey = k
 		}
 	})
-	return p.exchErr
+	return p.exchKey, p.exchErr
 }
 
 // CheckNoiseKey checks that noiseprv gives noisepub; callers run it
@@ -121,10 +138,12 @@ func (p *Private) Check() error {
 	return errors.Join(p.CheckSignKey(), p.CheckExchKey(), p.CheckNoiseKey())
 }
 
+// x25519Base is the public half of an X25519 key: one scalar
+// multiplication (curve25519.X25519 with the base point makes two).
 func x25519Base(prv [32]byte) (pub [32]byte) {
-	b, err := curve25519.X25519(prv[:], curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(prv[:])
 	if err == nil {
-		copy(pub[:], b)
+		copy(pub[:], k.PublicKey().Bytes())
 	}
 	return pub
 }

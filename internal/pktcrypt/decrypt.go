@@ -11,7 +11,6 @@ import (
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/curve25519"
 
 	"ferry/internal/node"
 	"ferry/internal/wire"
@@ -101,12 +100,13 @@ func NewDecrypter(r io.Reader, h *wire.EncHeader, self *node.Private, sender *no
 	if err := Verify(h, sender); err != nil {
 		return nil, err
 	}
-	if err := self.CheckExchKey(); err != nil {
+	k, err := self.ExchKey()
+	if err != nil {
 		return nil, err
 	}
-	shared, err := curve25519.X25519(self.ExchPrv[:], h.ExchPub[:])
+	shared, err := exchange(k, h.ExchPub)
 	if err != nil {
-		return nil, fmt.Errorf("key exchange: %w", ErrAuth)
+		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	tbs := h.TBS()
 	bufs := bufPool.Get().(*blockBufs)

@@ -2,6 +2,7 @@ package pktcrypt
 
 import (
 	"crypto/cipher"
+	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/curve25519"
 
 	"ferry/internal/node"
 	"ferry/internal/wire"
@@ -57,17 +57,20 @@ func NewEncrypter(w io.Writer, o EncryptOptions) (*Encrypter, error) {
 	if _, err := io.ReadFull(rnd, eprv[:]); err != nil {
 		return nil, fmt.Errorf("ephemeral key: %w", err)
 	}
-	epub, err := curve25519.X25519(eprv[:], curve25519.Basepoint)
+	// Two scalar multiplications: the ephemeral public key, then the
+	// shared secret (curve25519.X25519 derives the public key of its
+	// scalar on every call, four in all).
+	ek, err := ecdh.X25519().NewPrivateKey(eprv[:])
 	if err != nil {
 		return nil, err
 	}
 	h := wire.EncHeader{Nice: o.Nice, Sender: o.Sender.ID, Recipient: o.Recipient.ID}
-	copy(h.ExchPub[:], epub)
+	copy(h.ExchPub[:], ek.PublicKey().Bytes())
 	tbs := h.TBS()
 	copy(h.Sig[:], o.Sender.Sign(tbs[:]))
-	shared, err := curve25519.X25519(eprv[:], o.Recipient.ExchPub[:])
+	shared, err := exchange(ek, o.Recipient.ExchPub)
 	if err != nil {
-		return nil, fmt.Errorf("key exchange: %w", err)
+		return nil, err
 	}
 	e := &Encrypter{
 		w:      w,

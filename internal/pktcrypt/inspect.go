@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/curve25519"
 
 	"ferry/internal/node"
 	"ferry/internal/wire"
@@ -20,12 +19,13 @@ func NewDecrypterUnverified(r io.Reader, h *wire.EncHeader, self *node.Private) 
 	if h.Recipient != self.ID {
 		return nil, fmt.Errorf("%w (to %s)", ErrNotForUs, h.Recipient)
 	}
-	if err := self.CheckExchKey(); err != nil {
+	k, err := self.ExchKey()
+	if err != nil {
 		return nil, err
 	}
-	shared, err := curve25519.X25519(self.ExchPrv[:], h.ExchPub[:])
+	shared, err := exchange(k, h.ExchPub)
 	if err != nil {
-		return nil, fmt.Errorf("key exchange: %w", ErrAuth)
+		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	tbs := h.TBS()
 	d := &Decrypter{

@@ -14,7 +14,9 @@
 package pktcrypt
 
 import (
+	"crypto/ecdh"
 	"errors"
+	"fmt"
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -104,3 +106,18 @@ func PadFor(payload int64, wraps int, minSize int64) int64 {
 }
 
 func x25519Base(prv []byte) ([]byte, error) { return curve25519.X25519(prv, curve25519.Basepoint) }
+
+// exchange is X25519 of k and pub: one scalar multiplication. A
+// low-order pub (an all-zero secret) is an error, as curve25519.X25519
+// makes it.
+func exchange(k *ecdh.PrivateKey, pub [32]byte) ([]byte, error) {
+	p, err := ecdh.X25519().NewPublicKey(pub[:])
+	if err != nil {
+		return nil, fmt.Errorf("key exchange: %w", err)
+	}
+	shared, err := k.ECDH(p)
+	if err != nil {
+		return nil, fmt.Errorf("key exchange: %w", err)
+	}
+	return shared, nil
+}

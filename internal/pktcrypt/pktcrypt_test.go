@@ -277,3 +277,21 @@ func TestWriteTo(t *testing.T) {
 		}
 	}
 }
+
+// TestLowOrderPoint: an ephemeral key that is a low-order point (the
+// shared secret all zeros) is refused even when the header is signed, and
+// so is a recipient's.
+func TestLowOrderPoint(t *testing.T) {
+	a, b := newPair(t)
+	h := wire.EncHeader{Nice: 96, Sender: a.ID, Recipient: b.ID} // ExchPub all zeros
+	tbs := h.TBS()
+	copy(h.Sig[:], a.Sign(tbs[:]))
+	if _, err := NewDecrypter(bytes.NewReader(nil), &h, b, &a.Public); !errors.Is(err, ErrAuth) {
+		t.Errorf("low-order ephemeral key: %v, want ErrAuth", err)
+	}
+	zero := b.Public
+	zero.ExchPub = [32]byte{}
+	if _, err := NewEncrypter(io.Discard, EncryptOptions{Sender: a, Recipient: &zero}); err == nil {
+		t.Error("encrypting to a low-order key: no error")
+	}
+}
