@@ -120,6 +120,9 @@ func (x *ctx) load() error {
 	if err != nil {
 		return err
 	}
+	if x.log != nil {
+		x.log.Close()
+	}
 	x.log = l
 	return nil
 }

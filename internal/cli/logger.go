@@ -31,8 +31,8 @@ func newLogger(x *ctx, dest string) (*logger, error) {
 	return &logger{l: l}, nil
 }
 
-// Close is a no-op: every record is appended and closed at once.
-func (l *logger) Close() {}
+// Close closes the log files the logger keeps open.
+func (l *logger) Close() { l.l.Close() }
 
 // info logs a successful event.
 func (l *logger) info(who string, f []kv, msg string) {

@@ -139,3 +139,65 @@ func writerProcess(t *testing.T) {
 	}
 	writeMany(t, l, g, n)
 }
+
+// TestKeptOpenFollowsRotation: the Logger keeps the log open between
+// records, but a log moved away (logrotate) or removed is noticed at the
+// next record, which goes to a new file at the path, as with NNCP's
+// open-per-record; the lock file likewise.
+func TestKeptOpenFollowsRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	l, err := New(path, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rec := func(i int) {
+		t.Helper()
+		if err := l.Info(Rec{Who: WhoTx, Fields: []Field{F("I", strconv.Itoa(i))}, Msg: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(p string) int {
+		t.Helper()
+		recs, err := readAll(mustRead(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	rec(0)
+	rec(1)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	rec(2)
+	if n, m := count(path+".1"), count(path); n != 2 || m != 1 {
+		t.Fatalf("after the rotation: %d records in log.1, %d in log; want 2 and 1", n, m)
+	}
+	os.Remove(path)
+	os.Remove(path + ".lock")
+	rec(3)
+	if n := count(path); n != 1 {
+		t.Fatalf("after the removal: %d records in the new log, want 1", n)
+	}
+	if _, err := os.Stat(path + ".lock"); err != nil {
+		t.Fatalf("the lock file was not made again: %v", err)
+	}
+	// Another writer in between (NNCP opens per record) appends to the
+	// same file: nothing is overwritten.
+	l2, _ := New(path, nil, Options{})
+	l2.Info(Rec{Who: WhoTx, Msg: "other"})
+	l2.Close()
+	rec(4)
+	if n := count(path); n != 3 {
+		t.Fatalf("%d records, want 3", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec(5) // reopens
+	if n := count(path); n != 4 {
+		t.Fatalf("%d records after Close and a record, want 4", n)
+	}
+}
