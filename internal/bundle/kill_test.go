@@ -18,6 +18,20 @@ import (
 	"ferry/internal/tx"
 )
 
+// killNodes makes nodes a and b for a kill test, with a's config, spool
+// (without fsync: queueing is the test's setup) and a sender from a.
+func killNodes(t *testing.T) (na, nb *testnet.Node, acfg *config.Config, asp *spool.Spool, sender *tx.Sender) {
+	t.Helper()
+	net := testnet.New(t, "a", "b")
+	na, nb = net.Nodes["a"], net.Nodes["b"]
+	acfg, err := config.Load(na.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asp, _ = spool.Open(acfg.Spool, spool.Options{NoSync: true})
+	return na, nb, acfg, asp, &tx.Sender{Cfg: acfg, Spool: asp}
+}
+
 // Real `ferry bundle -rx` processes killed with SIGKILL at random points
 // while reading a bundle (in the batched scheme: copies being written to
 // tmp/, synced, placed in rx/), then run to completion on the same
@@ -27,14 +41,7 @@ func TestBundleRxKill9(t *testing.T) {
 		t.Skip("kill -9 runs")
 	}
 	rng := rand.New(rand.NewPCG(20261202, 3))
-	net := testnet.New(t, "a", "b")
-	na, nb := net.Nodes["a"], net.Nodes["b"]
-	acfg, err := config.Load(na.CfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asp, _ := spool.Open(acfg.Spool, spool.Options{NoSync: true})
-	sender := &tx.Sender{Cfg: acfg, Spool: asp}
+	na, nb, acfg, asp, sender := killNodes(t)
 	bsp, _ := spool.Open(nb.Spool, spool.Options{})
 	bid := nb.Keys.ID
 	stream := filepath.Join(t.TempDir(), "bundle")
@@ -103,14 +110,7 @@ func TestBundleTxKill9(t *testing.T) {
 		t.Skip("kill -9 runs")
 	}
 	rng := rand.New(rand.NewPCG(20261203, 5))
-	net := testnet.New(t, "a", "b")
-	na, nb := net.Nodes["a"], net.Nodes["b"]
-	acfg, err := config.Load(na.CfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asp, _ := spool.Open(acfg.Spool, spool.Options{NoSync: true})
-	sender := &tx.Sender{Cfg: acfg, Spool: asp}
+	na, nb, acfg, asp, sender := killNodes(t)
 	bcfg, err := config.Load(nb.CfgPath)
 	if err != nil {
 		t.Fatal(err)

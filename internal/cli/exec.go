@@ -33,7 +33,7 @@ func runExec(x *ctx, args []string) error {
 		return argErr("%v", err)
 	}
 	if strings.HasPrefix(fs.Arg(0), "area:") {
-		return fmt.Errorf("multicast areas are not supported yet")
+		return errAreaDest
 	}
 	to, o, err := x.destination(fs.Arg(0), *niceS, *viaS, *minSize)
 	if err != nil {

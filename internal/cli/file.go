@@ -19,10 +19,14 @@ func init() {
 	register("file", &command{summary: "send a file (or stdin, or a directory as pax) to a node", run: runFile, nncp: true})
 }
 
+// errAreaDest refuses an area:AREA destination (file, exec): multicast
+// areas are not implemented.
+var errAreaDest = errors.New("multicast areas are not supported yet")
+
 // splitDest splits NODE:[DST] (or area:AREA:[DST]).
 func splitDest(s string) (nodeName, dst string, err error) {
 	if strings.HasPrefix(s, "area:") {
-		return "", "", errors.New("multicast areas are not supported yet")
+		return "", "", errAreaDest
 	}
 	i := strings.IndexByte(s, ':')
 	if i <= 0 {

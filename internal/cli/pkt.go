@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/node"
 	"ferry/internal/pktcrypt"
+	"ferry/internal/toss"
 	"ferry/internal/wire"
 )
 
@@ -152,7 +153,7 @@ func (x *ctx) pkt(w io.Writer, in io.Reader, dump, decompress bool) error {
 		_, err = io.Copy(w, in)
 		return err
 	case bytes.HasPrefix(head[:n], wire.MagicArea[:5]):
-		return errors.New("multicast area packets are not supported yet")
+		return toss.ErrArea
 	}
 	return errPktUnknown
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
-	"golang.org/x/crypto/curve25519"
 )
 
 // B32 is the encoding of every id and key in configs, spool names and logs:
@@ -175,19 +174,11 @@ func Generate() (*Private, error) {
 	if _, err := rand.Read(p.ExchPrv[:]); err != nil {
 		return nil, err
 	}
-	epub, err := curve25519.X25519(p.ExchPrv[:], curve25519.Basepoint)
-	if err != nil {
-		return nil, err
-	}
-	copy(p.ExchPub[:], epub)
+	p.ExchPub = x25519Base(p.ExchPrv)
 	if _, err := rand.Read(p.NoisePrv[:]); err != nil {
 		return nil, err
 	}
-	npub, err := curve25519.X25519(p.NoisePrv[:], curve25519.Basepoint)
-	if err != nil {
-		return nil, err
-	}
-	p.NoisePub = new([32]byte)
-	copy(p.NoisePub[:], npub)
+	npub := x25519Base(p.NoisePrv)
+	p.NoisePub = &npub
 	return &p, nil
 }

@@ -42,6 +42,9 @@ func TestIDs(t *testing.T) {
 	if p.ID != IDFromSignPub(p.SignPub) {
 		t.Fatal("id is not BLAKE2b-256(signpub)")
 	}
+	if err := p.Check(); err != nil {
+		t.Fatalf("a generated node's keys: %v", err)
+	}
 	back, err := ParseID(p.ID.String())
 	if err != nil || back != p.ID {
 		t.Fatal("id does not round-trip")

@@ -2,6 +2,7 @@ package pktcrypt
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"io"
@@ -19,8 +20,8 @@ func fuzzNodes() (a, b *node.Private) {
 		p.SignPub = p.SignPrv.Public().(ed25519.PublicKey)
 		p.ID = node.IDFromSignPub(p.SignPub)
 		copy(p.ExchPrv[:], s[:])
-		pub, _ := x25519Base(p.ExchPrv[:])
-		copy(p.ExchPub[:], pub)
+		k, _ := ecdh.X25519().NewPrivateKey(p.ExchPrv[:])
+		copy(p.ExchPub[:], k.PublicKey().Bytes())
 		return &p
 	}
 	return mk(1), mk(2)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/curve25519"
 
 	"ferry/internal/wire"
 )
@@ -104,8 +103,6 @@ func PadFor(payload int64, wraps int, minSize int64) int64 {
 	}
 	return lo
 }
-
-func x25519Base(prv []byte) ([]byte, error) { return curve25519.X25519(prv, curve25519.Basepoint) }
 
 // exchange is X25519 of k and pub: one scalar multiplication. A
 // low-order pub (an all-zero secret) is an error, as curve25519.X25519

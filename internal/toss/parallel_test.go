@@ -24,18 +24,6 @@ func netOf(t *testing.T, names ...string) map[string]*side {
 	return s
 }
 
-// carryTo moves from's packets for to into to's rx/.
-func carryTo(t *testing.T, from, to *side) {
-	t.Helper()
-	for _, p := range from.nd.TxPackets(t, to.nd) {
-		dst := to.spool.PktPath(from.cfg.Self.ID, spool.RX, filepath.Base(p))
-		os.MkdirAll(filepath.Dir(dst), 0o755)
-		if err := os.Rename(p, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // rendezvous is a handle that announces itself in dir/started and waits
 // (up to a minute) until want handles have announced themselves, then
 // writes what it saw to dir/NAME: "met" if the others came while it ran,

@@ -45,15 +45,21 @@ func pair(t *testing.T) (a, b *side, carry func()) {
 	a, b = open(t, net.Nodes["a"]), open(t, net.Nodes["b"])
 	carry = func() {
 		t.Helper()
-		for _, p := range a.nd.TxPackets(t, b.nd) {
-			dst := b.spool.PktPath(a.cfg.Self.ID, spool.RX, filepath.Base(p))
-			os.MkdirAll(filepath.Dir(dst), 0o755)
-			if err := os.Rename(p, dst); err != nil {
-				t.Fatal(err)
-			}
-		}
+		carryTo(t, a, b)
 	}
 	return a, b, carry
+}
+
+// carryTo moves from's packets for to into to's rx/.
+func carryTo(t *testing.T, from, to *side) {
+	t.Helper()
+	for _, p := range from.nd.TxPackets(t, to.nd) {
+		dst := to.spool.PktPath(from.cfg.Self.ID, spool.RX, filepath.Base(p))
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.Rename(p, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (s *side) toss(t *testing.T, o Options) []*Event {

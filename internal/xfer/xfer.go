@@ -131,28 +131,37 @@ func Rx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 				continue
 			}
 			ev := &Event{XX: spool.RX, Node: from, Dir: ours, Pkt: f.Name(), Path: filepath.Join(sdir, f.Name())}
-			staged := false
-			ev.Skip, ev.Err = rxOne(s, b, ev, o, func(placed bool, err error) {
-				if err == nil && !placed {
-					ev.Skip = "already in rx"
-				}
-				if err == nil && !o.Keep {
-					err = os.Remove(ev.Path)
-				}
-				ev.Err = err
-				report(ev)
-			}, &staged)
-			if !staged {
-				b.InOrder(func() { report(ev) })
-			}
-			if b.Full() {
-				b.Commit()
-			}
+			stage(b, ev, report, func(staged *bool) (string, error) {
+				return rxOne(s, b, ev, o, func(placed bool, err error) {
+					if err == nil && !placed {
+						ev.Skip = "already in rx"
+					}
+					if err == nil && !o.Keep {
+						err = os.Remove(ev.Path)
+					}
+					ev.Err = err
+					report(ev)
+				}, staged)
+			})
 		}
 		b.Commit()
 		unlock()
 	}
 	return failed, nil
+}
+
+// stage runs one packet's step, which stages the packet in b (its done
+// callback then reports ev when b is committed) or not (a skip or an
+// error, reported here in its turn), and commits b once it is full.
+func stage(b *safeio.Batch, ev *Event, report func(*Event), step func(staged *bool) (string, error)) {
+	staged := false
+	ev.Skip, ev.Err = step(&staged)
+	if !staged {
+		b.InOrder(func() { report(ev) })
+	}
+	if b.Full() {
+		b.Commit()
+	}
 }
 
 // rxOne copies one packet into a temporary file and stages it in b; done
@@ -358,20 +367,15 @@ func Tx(s *spool.Spool, dir string, o Options) (failed int, err error) {
 			if j.Header.Nice > o.MaxNice {
 				continue
 			}
-			staged := false
-			ev.Skip, ev.Err = txOne(s, b, j, ev, o, func(_ bool, err error) {
-				if err == nil && !o.Keep {
-					err = s.Remove(j.Node, spool.TX, j.Name)
-				}
-				ev.Err = err
-				report(ev)
-			}, &staged)
-			if !staged {
-				b.InOrder(func() { report(ev) })
-			}
-			if b.Full() {
-				b.Commit()
-			}
+			stage(b, ev, report, func(staged *bool) (string, error) {
+				return txOne(s, b, j, ev, o, func(_ bool, err error) {
+					if err == nil && !o.Keep {
+						err = s.Remove(j.Node, spool.TX, j.Name)
+					}
+					ev.Err = err
+					report(ev)
+				}, staged)
+			})
 		}
 		b.Commit()
 		unlock()
