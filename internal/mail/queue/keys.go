@@ -202,14 +202,11 @@ func (q *Queue) appendKey(bucket, line string, durable bool) error {
 	if err != nil {
 		return err
 	}
-	// A line torn by a crash must not swallow this one.
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		var last [1]byte
-		if _, err := f.ReadAt(last[:], fi.Size()-1); err == nil && last[0] != '\n' {
-			line = "\n" + line
-		}
+	var size int64 // 0 if unknown: then nothing is ended first
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
 	}
-	_, err = f.WriteString(line + "\n")
+	err = writeLine(f, size, []byte(line))
 	if err == nil && durable {
 		err = safeio.Sync(f)
 	}

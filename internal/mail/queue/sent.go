@@ -346,16 +346,22 @@ func appendLocked(f *os.File, p string, line []byte, max int64) (again bool, err
 		}
 		return true, nil
 	}
+	return false, writeLine(f, fi.Size(), line)
+}
+
+// writeLine appends line and a newline to f, open for appending and size
+// bytes long, in one write. A last line torn by a crash is ended first,
+// so that it cannot swallow this one.
+func writeLine(f *os.File, size int64, line []byte) error {
 	buf := make([]byte, 0, len(line)+2)
-	if fi.Size() > 0 {
+	if size > 0 {
 		var last [1]byte
-		if _, err := f.ReadAt(last[:], fi.Size()-1); err == nil && last[0] != '\n' {
+		if _, err := f.ReadAt(last[:], size-1); err == nil && last[0] != '\n' {
 			buf = append(buf, '\n')
 		}
 	}
-	buf = append(append(buf, line...), '\n')
-	_, err = f.Write(buf)
-	return false, err
+	_, err := f.Write(append(append(buf, line...), '\n'))
+	return err
 }
 
 // FirstNote reports whether the note about hop (that nothing carries
